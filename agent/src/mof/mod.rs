@@ -1,0 +1,1 @@
+//! MOF compiler (placeholder).

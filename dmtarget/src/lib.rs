@@ -9,6 +9,9 @@
 //! - [`engine`]: the volume-set engine, the only API the agent and command line call.
 
 pub mod bitmap;
+pub mod dm;
+pub mod engine;
 pub mod ondisk;
 pub mod table;
 pub mod units;
+pub mod volume;

@@ -1,0 +1,175 @@
+//! Local engine commands: open the engine in this process (which restores the kernel
+//! state from the configuration), run one operation, print JSON. Until the CIM listener
+//! lands these are how tests and administrators drive the engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+use dmtarget::engine::{Direction, Engine, EngineError, EngineOptions, SetKind, SetSpec};
+use dmtarget::units::Sectors;
+use serde::Serialize;
+
+#[derive(Subcommand, Debug)]
+pub enum LocalCommand {
+    /// Restore and print what restore did.
+    Restore,
+    /// List block devices with their roles and suitability.
+    Volumes,
+    /// Put a raw volume under control (creates its top device).
+    Control { path: PathBuf },
+    /// Release a volume from control.
+    Release { path: PathBuf },
+    /// Enable a volume set.
+    Enable {
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long = "type", default_value = "dependent")]
+        kind: SetKind,
+        #[arg(long)]
+        master: PathBuf,
+        #[arg(long)]
+        shadow: PathBuf,
+        #[arg(long)]
+        bitmap: PathBuf,
+        #[arg(long)]
+        overflow: Option<PathBuf>,
+        /// Chunk size in KiB (power of two, 4..=512).
+        #[arg(long)]
+        chunk_kib: Option<u64>,
+    },
+    /// Disable a volume set.
+    Disable { name: String },
+    /// Full copy in a direction (to_shadow | to_master).
+    Copy { name: String, direction: Direction },
+    /// Update (changed chunks only) in a direction (to_shadow | to_master).
+    Update { name: String, direction: Direction },
+    /// Status of one set, or of all sets.
+    Status { name: Option<String> },
+    /// Wait until a set's operation is over.
+    Wait {
+        name: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+}
+
+/// Exit codes by error kind, so scripts can tell refusals apart.
+fn exit_code(e: &EngineError) -> u8 {
+    match e {
+        EngineError::InvalidArgument(_) => 2,
+        EngineError::NotFound { .. } => 3,
+        EngineError::AlreadyExists { .. } => 4,
+        EngineError::Conflict(_) => 5,
+        EngineError::Busy(_) => 6,
+        EngineError::TooSmall { .. } => 7,
+        EngineError::NotSupported(_) => 8,
+        EngineError::Timeout(_) => 9,
+        _ => 1,
+    }
+}
+
+fn print<T: Serialize>(v: &T) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("dsimaged: cannot print result: {e}"),
+    }
+}
+
+fn fail(e: EngineError) -> ExitCode {
+    eprintln!("dsimaged: {e}");
+    ExitCode::from(exit_code(&e))
+}
+
+pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
+    let (mut engine, report) = match Engine::open(opts) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    for w in &report.warnings {
+        eprintln!("dsimaged: restore: {w}");
+    }
+    let r = (|| -> Result<(), EngineError> {
+        match cmd {
+            LocalCommand::Restore => print(&report),
+            LocalCommand::Volumes => print(&engine.volumes()?),
+            LocalCommand::Control { path } => print(&engine.control(&path)?.into_inner()),
+            LocalCommand::Release { path } => {
+                engine.release(&path)?;
+                print(&"released");
+            }
+            LocalCommand::Enable {
+                name,
+                kind,
+                master,
+                shadow,
+                bitmap,
+                overflow,
+                chunk_kib,
+            } => {
+                let chunk = match chunk_kib {
+                    Some(k) => Some(Sectors(k.checked_mul(2).ok_or_else(|| {
+                        EngineError::InvalidArgument(format!("chunk size {k} KiB is too large"))
+                    })?)),
+                    None => None,
+                };
+                print(&engine.enable(SetSpec {
+                    name,
+                    kind,
+                    master,
+                    shadow,
+                    bitmap,
+                    overflow,
+                    chunk,
+                })?)
+            }
+            LocalCommand::Disable { name } => {
+                engine.disable(&name)?;
+                print(&"disabled");
+            }
+            LocalCommand::Copy { name, direction } => print(&engine.copy(&name, direction)?),
+            LocalCommand::Update { name, direction } => print(&engine.update(&name, direction)?),
+            LocalCommand::Status { name: Some(n) } => print(&engine.status(&n)?),
+            LocalCommand::Status { name: None } => print(&engine.sets()?),
+            LocalCommand::Wait { name, timeout_ms } => {
+                print(&engine.wait(&name, timeout_ms.map(Duration::from_millis))?)
+            }
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+/// The daemon loop: restore, then advance running operations until SIGTERM/SIGINT.
+pub fn serve(opts: EngineOptions, poll_ms: u64) -> ExitCode {
+    let (mut engine, report) = match Engine::open(opts) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    eprintln!(
+        "dsimaged: restored: {} created, {} repaired, {} kept, {} removed, continuing {:?}",
+        report.created.len(),
+        report.repaired.len(),
+        report.kept.len(),
+        report.removed.len(),
+        report.continuing
+    );
+    for w in &report.warnings {
+        eprintln!("dsimaged: restore: {w}");
+    }
+    loop {
+        match engine.poll() {
+            Ok(done) => {
+                for n in done {
+                    eprintln!("dsimaged: set {n}: operation finished");
+                }
+            }
+            Err(e) => eprintln!("dsimaged: poll: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(poll_ms));
+    }
+}

@@ -1,0 +1,195 @@
+//! Restore at start: bring the kernel to what the configuration and the on-disk stores
+//! say. After an agent crash the devices still exist (possibly suspended, possibly with
+//! a table from a half-done operation); after a reboot none do. Both end in the same
+//! place: every device exists, is resumed and has its desired table.
+
+use serde::Serialize;
+
+use super::config::{SetKind, SetOp};
+use super::dependent::save_config;
+use super::{names, Engine, Result};
+use crate::dm::Lockfs;
+use crate::table::{Table, Target};
+
+/// What restore did, for logs and tests.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RestoreReport {
+    /// Devices created (after a reboot: all of them).
+    pub created: Vec<String>,
+    /// Devices whose table was reloaded or that were resumed.
+    pub repaired: Vec<String>,
+    /// Devices left alone because they already had the desired table.
+    pub kept: Vec<String>,
+    /// Leftover devices of ours that no set uses, removed.
+    pub removed: Vec<String>,
+    /// Sets with an operation that continues.
+    pub continuing: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Engine {
+    pub(crate) fn restore(&mut self) -> Result<RestoreReport> {
+        let mut report = RestoreReport::default();
+        self.adopt_live_cow_generations()?;
+        for rec in self.cfg.sets.clone() {
+            if rec.kind == SetKind::Dependent {
+                let cow = self.cow_name(&rec, rec.cow_gen);
+                let t = self.desired_cow_table(&rec)?;
+                self.ensure(&mut report, &cow, &t, false)?;
+            }
+            if rec.op != SetOp::Idle {
+                report.continuing.push(rec.name.clone());
+            }
+        }
+        let shadows: Vec<_> = self
+            .cfg
+            .sets
+            .iter()
+            .filter(|s| s.kind == SetKind::Dependent)
+            .map(|s| s.shadow.clone())
+            .collect();
+        for vol in self.cfg.volumes.clone() {
+            if shadows.contains(&vol.path) {
+                continue;
+            }
+            match crate::volume::probe(&vol.path) {
+                Ok(dev) if dev.size != vol.size => report.warnings.push(format!(
+                    "{} is {} bytes now, {} when put under control",
+                    vol.path.display(),
+                    dev.size.0,
+                    vol.size.0
+                )),
+                Ok(dev) if vol.serial.is_some() && dev.serial != vol.serial => {
+                    report.warnings.push(format!(
+                        "{} has serial {:?} now, {:?} when put under control",
+                        vol.path.display(),
+                        dev.serial,
+                        vol.serial
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    report
+                        .warnings
+                        .push(format!("{} is missing: {e}", vol.path.display()));
+                    continue;
+                }
+            }
+            let t = self.desired_master_table(&vol.path, vol.size)?;
+            self.ensure(&mut report, &vol.top.clone(), &t, false)?;
+        }
+        for rec in self.cfg.sets.clone() {
+            if rec.kind == SetKind::Dependent {
+                let top = self.top_name(&rec.shadow);
+                let (t, ro) = self.desired_shadow_table(&rec)?;
+                self.ensure(&mut report, &top, &t, ro)?;
+            }
+        }
+        self.sweep_strays(&mut report)?;
+        Ok(report)
+    }
+
+    /// After a crash between a table swap and the save of the configuration, the live
+    /// shadow may already use the other COW name: the kernel is right, adopt it.
+    fn adopt_live_cow_generations(&mut self) -> Result<()> {
+        let mut next = self.cfg.clone();
+        let mut changed = false;
+        for rec in next.sets.iter_mut() {
+            if rec.kind != SetKind::Dependent {
+                continue;
+            }
+            let top = self.top_name(&rec.shadow);
+            if !self.dm.exists(&top)? {
+                continue;
+            }
+            let Ok(table) = self.dm.table(&top) else {
+                continue;
+            };
+            let Some(Target::Snapshot(p)) = table.0.first().map(|l| &l.target) else {
+                continue;
+            };
+            for parity in 0..2 {
+                let name = names::cow(&top, parity);
+                if let Some(info) = self.dm.info(&name)? {
+                    if info.devref() == p.cow && rec.cow_gen % 2 != parity {
+                        rec.cow_gen = rec.cow_gen.wrapping_add(1);
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if changed {
+            save_config(&self.store, &mut self.cfg, next)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `name` exist, resumed, with `table`.
+    fn ensure(
+        &self,
+        report: &mut RestoreReport,
+        name: &str,
+        table: &Table,
+        read_only: bool,
+    ) -> Result<()> {
+        match self.dm.info(name)? {
+            None => {
+                self.dm.create(name, None, table, read_only)?;
+                report.created.push(name.to_string());
+            }
+            Some(info) => {
+                if info.has_inactive_table {
+                    self.dm.clear_inactive(name)?;
+                }
+                let same = info.has_active_table
+                    && info.read_only == read_only
+                    && self.dm.table(name).ok().as_ref() == Some(table);
+                if same && !info.suspended {
+                    report.kept.push(name.to_string());
+                    return Ok(());
+                }
+                if !same {
+                    if !info.suspended {
+                        self.dm.suspend(name, Lockfs::Skip)?;
+                    }
+                    self.dm.load(name, table, read_only)?;
+                }
+                self.dm.resume(name)?;
+                report.repaired.push(name.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes devices with our prefix that no volume or set accounts for (a COW of a
+    /// finished update, a device of a half-done enable).
+    fn sweep_strays(&self, report: &mut RestoreReport) -> Result<()> {
+        let mut wanted: Vec<String> = self.cfg.volumes.iter().map(|v| v.top.clone()).collect();
+        for s in &self.cfg.sets {
+            if s.kind == SetKind::Dependent {
+                wanted.push(self.cow_name(s, s.cow_gen));
+            }
+        }
+        let prefix = format!("{}-", self.opts.prefix);
+        for name in self.dm.list(&prefix)? {
+            if wanted.contains(&name) {
+                continue;
+            }
+            match self.dm.info(&name)? {
+                Some(i) if i.open_count == 0 => {
+                    if i.suspended {
+                        let _ = self.dm.resume(&name);
+                    }
+                    self.dm.remove(&name)?;
+                    report.removed.push(name);
+                }
+                Some(i) => report.warnings.push(format!(
+                    "{name} is not part of the configuration but is open ({} users); left alone",
+                    i.open_count
+                )),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! The table each device of a set should have, built from the configuration. The
+//! strings themselves are made by [`crate::table`]; this module only decides which.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::config::{SetOp, SetRecord};
+use super::{names, Engine, EngineError, Result};
+use crate::table::{
+    linear::LinearParams,
+    snapshot::{OriginParams, Persistence, SnapshotParams},
+    DevRef, Table, TableLine, Target,
+};
+use crate::units::{Bytes, Sectors};
+
+/// `major:minor` of a raw block device, so tables match what the kernel prints.
+pub fn raw_devref(path: &Path) -> Result<DevRef> {
+    let m = std::fs::metadata(path)
+        .map_err(|e| EngineError::io(format!("looking up {}", path.display()), e))?;
+    Ok(DevRef::MajMin(
+        nix::libc::major(m.rdev()),
+        nix::libc::minor(m.rdev()),
+    ))
+}
+
+fn one(len: Sectors, target: Target) -> Table {
+    Table(vec![TableLine {
+        start: Sectors(0),
+        length: len,
+        target,
+    }])
+}
+
+pub fn linear(dev: DevRef, len: Sectors) -> Table {
+    one(
+        len,
+        Target::Linear(LinearParams {
+            dev,
+            offset: Sectors(0),
+        }),
+    )
+}
+
+pub fn origin(dev: DevRef, len: Sectors) -> Table {
+    one(len, Target::SnapshotOrigin(OriginParams { origin: dev }))
+}
+
+fn snap_params(origin: DevRef, cow: DevRef, chunk: Sectors) -> SnapshotParams {
+    SnapshotParams {
+        origin,
+        cow,
+        persistent: Persistence::Persistent,
+        chunk,
+        features: Vec::new(),
+    }
+}
+
+pub fn snapshot(origin: DevRef, cow: DevRef, chunk: Sectors, len: Sectors) -> Table {
+    one(len, Target::Snapshot(snap_params(origin, cow, chunk)))
+}
+
+pub fn merge(origin: DevRef, cow: DevRef, chunk: Sectors, len: Sectors) -> Table {
+    one(len, Target::SnapshotMerge(snap_params(origin, cow, chunk)))
+}
+
+pub fn sectors(b: Bytes) -> Sectors {
+    b.sectors()
+}
+
+impl Engine {
+    pub(crate) fn top_name(&self, raw: &Path) -> String {
+        match self.cfg.volume(raw) {
+            Some(v) => v.top.clone(),
+            None => names::top(&self.opts.prefix, raw),
+        }
+    }
+
+    pub(crate) fn cow_name(&self, set: &SetRecord, gen: u32) -> String {
+        names::cow(&self.top_name(&set.shadow), gen)
+    }
+
+    /// `major:minor` of one of our live devices.
+    pub(crate) fn dm_devref(&self, name: &str) -> Result<DevRef> {
+        self.dm
+            .info(name)?
+            .map(|i| i.devref())
+            .ok_or_else(|| EngineError::Failed(format!("device {name} is missing")))
+    }
+
+    /// Master top of a raw volume: merge target if one of its sets is merging, origin if
+    /// any dependent set uses it, linear otherwise.
+    pub(crate) fn desired_master_table(&self, raw: &Path, size: Bytes) -> Result<Table> {
+        let len = sectors(size);
+        let dev = raw_devref(raw)?;
+        let sets: Vec<&SetRecord> = self.cfg.sets.iter().filter(|s| s.master == raw).collect();
+        if let Some(s) = sets.iter().find(|s| matches!(s.op, SetOp::Merging { .. })) {
+            let cow = self.dm_devref(&self.cow_name(s, s.cow_gen))?;
+            return Ok(merge(dev, cow, s.chunk, len));
+        }
+        if sets.is_empty() {
+            Ok(linear(dev, len))
+        } else {
+            Ok(origin(dev, len))
+        }
+    }
+
+    /// Shadow top of a dependent set: a snapshot of the master over its COW device, or,
+    /// while merging, a read-only view of the master that is becoming the shadow image.
+    pub(crate) fn desired_shadow_table(&self, set: &SetRecord) -> Result<(Table, bool)> {
+        let len = sectors(set.master_size);
+        match set.op {
+            SetOp::Merging { .. } => {
+                let master_top = self.dm_devref(&self.top_name(&set.master))?;
+                Ok((linear(master_top, len), true))
+            }
+            _ => {
+                let cow = self.dm_devref(&self.cow_name(set, set.cow_gen))?;
+                Ok((
+                    snapshot(raw_devref(&set.master)?, cow, set.chunk, len),
+                    false,
+                ))
+            }
+        }
+    }
+
+    /// The COW device of a dependent set: the whole shadow volume.
+    pub(crate) fn desired_cow_table(&self, set: &SetRecord) -> Result<Table> {
+        Ok(linear(raw_devref(&set.shadow)?, sectors(set.shadow_size)))
+    }
+}

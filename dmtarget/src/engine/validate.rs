@@ -1,0 +1,166 @@
+//! Constraints on a new set (`design`: distinct volumes, no conflicting roles, sizes,
+//! names, mounts). Everything is checked before anything changes.
+
+use super::volumes::VolumeRole;
+use super::{Engine, EngineError, Result, SetKind, SetSpec, MAX_NAME_BYTES};
+use crate::units::{Bytes, Sectors};
+use crate::volume::BlockDevice;
+
+/// The checked volumes of a set about to be enabled.
+#[derive(Debug)]
+pub(crate) struct CheckedSet {
+    pub name: String,
+    pub master: BlockDevice,
+    pub shadow: BlockDevice,
+    pub bitmap: BlockDevice,
+    pub chunk: Sectors,
+}
+
+pub(crate) fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(EngineError::InvalidArgument("set name is empty".into()));
+    }
+    if name.len() > MAX_NAME_BYTES {
+        return Err(EngineError::InvalidArgument(format!(
+            "set name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            name.len()
+        )));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(EngineError::InvalidArgument(
+            "set name contains control characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_chunk(chunk: Sectors) -> Result<()> {
+    // dm-snapshot needs a power of two; 4 KiB..512 KiB keeps metadata and copy-out sane.
+    if !chunk.0.is_power_of_two() || !(8..=1024).contains(&chunk.0) {
+        return Err(EngineError::InvalidArgument(format!(
+            "chunk size {} sectors is not a power of two between 8 (4 KiB) and 1024 (512 KiB)",
+            chunk.0
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub(crate) fn check_new_set(&self, spec: &SetSpec) -> Result<CheckedSet> {
+        let name = spec
+            .name
+            .clone()
+            .unwrap_or_else(|| spec.shadow.display().to_string());
+        check_name(&name)?;
+        if self.cfg.set(&name).is_some() {
+            return Err(EngineError::AlreadyExists { what: "set", name });
+        }
+        let chunk = spec.chunk.unwrap_or(super::DEFAULT_CHUNK);
+        check_chunk(chunk)?;
+        if spec.kind == SetKind::Independent {
+            return Err(EngineError::NotSupported(
+                "independent sets are not implemented yet".into(),
+            ));
+        }
+        if spec.overflow.is_some() {
+            return Err(EngineError::NotSupported(
+                "overflow volumes are not implemented yet".into(),
+            ));
+        }
+        let master = self.probe_volume(&spec.master)?;
+        let shadow = self.probe_volume(&spec.shadow)?;
+        let bitmap = self.probe_volume(&spec.bitmap)?;
+        let all = [
+            ("master", &master),
+            ("shadow", &shadow),
+            ("bitmap", &bitmap),
+        ];
+        for (i, (ra, a)) in all.iter().enumerate() {
+            for (rb, b) in &all[i + 1..] {
+                if (a.major, a.minor) == (b.major, b.minor) {
+                    return Err(EngineError::InvalidArgument(format!(
+                        "the {ra} and {rb} volumes are the same device ({})",
+                        a.path.display()
+                    )));
+                }
+            }
+        }
+        // The master may already be the master of other sets (several shadows per
+        // master); no other role may be shared.
+        for (s, role) in self.roles_of(&master.path) {
+            if role != VolumeRole::Master {
+                return Err(EngineError::Conflict(format!(
+                    "{} is the {role} volume of set {s}",
+                    master.path.display()
+                )));
+            }
+        }
+        for (what, dev) in [("shadow", &shadow), ("bitmap", &bitmap)] {
+            if let Some((s, role)) = self.roles_of(&dev.path).first() {
+                return Err(EngineError::Conflict(format!(
+                    "{} cannot be the {what} volume: it is the {role} volume of set {s}",
+                    dev.path.display()
+                )));
+            }
+        }
+        for (what, dev) in [
+            ("master", &master),
+            ("shadow", &shadow),
+            ("bitmap", &bitmap),
+        ] {
+            if let Some(m) = &dev.mounted {
+                return Err(EngineError::Conflict(format!(
+                    "the {what} volume {} is mounted on {m}; unmount it (mount the master's top device instead)",
+                    dev.path.display()
+                )));
+            }
+            let foreign = self.foreign_holders(dev);
+            if !foreign.is_empty() {
+                return Err(EngineError::Conflict(format!(
+                    "the {what} volume {} is in use by {}",
+                    dev.path.display(),
+                    foreign.join(", ")
+                )));
+            }
+            if dev.read_only {
+                return Err(EngineError::Conflict(format!(
+                    "the {what} volume {} is read-only",
+                    dev.path.display()
+                )));
+            }
+        }
+        if let Some(m) = crate::volume::MountTable::read().path_mounted(
+            &crate::dm::DmControl::node_path(&self.top_name(&shadow.path)),
+        ) {
+            return Err(EngineError::Conflict(format!(
+                "the shadow volume's top device is mounted on {m}; unmount it first"
+            )));
+        }
+        // A store needs its header, one metadata area and room for some chunks.
+        let min_shadow = Bytes(chunk.bytes().0 * 8);
+        if shadow.size < min_shadow {
+            return Err(EngineError::TooSmall {
+                volume: shadow.path.display().to_string(),
+                have: shadow.size.0,
+                need: min_shadow.0,
+                why: "a dependent shadow holds a store header, metadata and chunks",
+            });
+        }
+        let need = crate::ondisk::bitmap_volume::required_size(master.size, chunk);
+        if bitmap.size < need {
+            return Err(EngineError::TooSmall {
+                volume: bitmap.path.display().to_string(),
+                have: bitmap.size.0,
+                need: need.0,
+                why: "the bitmap volume must hold the header and bitmaps for the master",
+            });
+        }
+        Ok(CheckedSet {
+            name,
+            master,
+            shadow,
+            bitmap,
+            chunk,
+        })
+    }
+}

@@ -1,1 +1,206 @@
-//! End-to-end tests live in tests/.
+//! Helpers for end-to-end suites: one lab VM per suite, scenarios run in turn with a
+//! clean slate, data verified against a model image kept in the guest.
+//!
+//! Every write goes to a device *and* to the model file of what that device must
+//! read back; every check compares a direct-I/O checksum of the device with the model's.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use dsimage_lab::{DiskSpec, LabConfig, Vm};
+use serde_json::Value;
+
+/// State directory and dm prefix the suites use inside the guest.
+pub const STATE_DIR: &str = "/var/lib/dsimage/e2e";
+pub const PREFIX: &str = "dsitest";
+/// Model images live on the state disk so they survive reboots and power cuts.
+pub const MODELS: &str = "/var/lib/dsimage/models";
+
+/// Where cargo put the binaries the guest needs.
+pub fn target_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target directory");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build --workspace)",
+        p.display()
+    );
+    p
+}
+
+/// A scenario: a name and a function over the guest.
+pub type Scenario = (&'static str, fn(&mut Guest));
+
+/// The guest as scenarios see it.
+#[derive(Debug)]
+pub struct Guest {
+    pub vm: Vm,
+}
+
+impl Guest {
+    /// Runs a shell command; panics with its output if it fails.
+    pub fn sh(&self, cmd: &str) -> String {
+        self.vm
+            .exec_ok(cmd)
+            .unwrap_or_else(|e| panic!("guest command failed: {cmd}\n{e}"))
+    }
+
+    /// Runs a shell command, returns (status, stdout, stderr).
+    pub fn try_sh(&self, cmd: &str) -> (i32, String, String) {
+        let out = self
+            .vm
+            .exec(cmd)
+            .unwrap_or_else(|e| panic!("guest command could not run: {cmd}\n{e}"));
+        (
+            out.status,
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// `dsimaged <args>` with the suite's state directory and prefix; parses JSON output.
+    pub fn engine(&self, args: &str) -> Value {
+        let out = self.sh(&format!(
+            "dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
+        ));
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("dsimaged {args}: not JSON ({e}): {out}"))
+    }
+
+    /// Runs an engine command expected to fail; returns (exit status, stderr).
+    pub fn engine_err(&self, args: &str) -> (i32, String) {
+        let (st, out, err) = self.try_sh(&format!(
+            "dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
+        ));
+        assert_ne!(st, 0, "dsimaged {args} should have failed, printed {out}");
+        (st, err)
+    }
+
+    /// Guest device path of a data disk by serial.
+    pub fn disk(&self, serial: &str) -> String {
+        self.vm
+            .disk_device(serial)
+            .unwrap_or_else(|e| panic!("disk {serial}: {e}"))
+    }
+
+    /// Writes `len_kib` KiB of fresh random data at `off_kib` to `dev` and to each model.
+    pub fn write(&self, dev: &str, models: &[&str], off_kib: u64, len_kib: u64) {
+        let mut cmd = format!(
+            "set -e; head -c {} /dev/urandom > /tmp/pat; dd if=/tmp/pat of={dev} bs=1024 seek={off_kib} oflag=direct conv=notrunc status=none",
+            len_kib * 1024
+        );
+        for m in models {
+            cmd.push_str(&format!(
+                "; dd if=/tmp/pat of={MODELS}/{m} bs=1024 seek={off_kib} conv=notrunc status=none"
+            ));
+        }
+        self.sh(&cmd);
+    }
+
+    /// Starts a model as a copy of the device's current contents.
+    pub fn model_from_dev(&self, model: &str, dev: &str) {
+        self.sh(&format!(
+            "mkdir -p {MODELS}; dd if={dev} of={MODELS}/{model} bs=1M iflag=direct status=none"
+        ));
+    }
+
+    pub fn model_copy(&self, from: &str, to: &str) {
+        self.sh(&format!("cp {MODELS}/{from} {MODELS}/{to}"));
+    }
+
+    pub fn sha_dev(&self, dev: &str) -> String {
+        self.sh(&format!(
+            "dd if={dev} bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1"
+        ))
+        .trim()
+        .to_string()
+    }
+
+    pub fn sha_model(&self, model: &str) -> String {
+        self.sh(&format!("sha256sum {MODELS}/{model} | cut -d' ' -f1"))
+            .trim()
+            .to_string()
+    }
+
+    /// Asserts that `dev` reads back exactly the model.
+    #[track_caller]
+    pub fn assert_dev(&self, dev: &str, model: &str) {
+        let (d, m) = (self.sha_dev(dev), self.sha_model(model));
+        assert_eq!(d, m, "{dev} does not match model {model}");
+    }
+
+    /// Fills a whole device with random data and makes that its model.
+    pub fn fill(&self, dev: &str, model: &str) {
+        self.sh(&format!(
+            "mkdir -p {MODELS}; size=$(blockdev --getsize64 {dev}); head -c $size /dev/urandom > {MODELS}/{model}; dd if={MODELS}/{model} of={dev} bs=1M oflag=direct conv=notrunc status=none"
+        ));
+    }
+
+    /// Removes every device and the state of the previous scenario.
+    pub fn reset(&self) {
+        self.vm
+            .sweep_dm(PREFIX)
+            .unwrap_or_else(|e| panic!("sweeping dm devices: {e}"));
+        self.sh(&format!("rm -rf {STATE_DIR} {MODELS}; mkdir -p {STATE_DIR} {MODELS}"));
+    }
+}
+
+/// Boots the VM, runs every scenario with a clean slate, prints a summary line that
+/// test-result readers understand, takes the VM down, and exits non-zero on failure.
+pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let lab_dir = dsimage_lab::default_lab_dir(&format!("e2e-{name}"));
+    let cfg = LabConfig {
+        name: format!("e2e-{name}"),
+        lab_dir,
+        disks: disks
+            .iter()
+            .map(|(s, mib)| DiskSpec {
+                serial: s.to_string(),
+                size_mib: *mib,
+            })
+            .collect(),
+        state_disk_mib: 512,
+        mem_mib: 1024,
+        cpus: 2,
+        binaries: vec![target_bin("dsimaged")],
+        forward: Vec::new(),
+        boot_hook: None,
+    };
+    let t = Instant::now();
+    let vm = Vm::up(cfg).unwrap_or_else(|e| panic!("lab VM did not come up: {e}"));
+    println!("suite {name}: VM up in {:.1} s", t.elapsed().as_secs_f64());
+    let mut guest = Guest { vm };
+    let (mut passed, mut failed) = (0, 0);
+    for (sname, f) in scenarios {
+        if let Some(flt) = &filter {
+            if !sname.contains(flt.as_str()) {
+                continue;
+            }
+        }
+        let t = Instant::now();
+        guest.reset();
+        let r = catch_unwind(AssertUnwindSafe(|| f(&mut guest)));
+        match r {
+            Ok(()) => {
+                passed += 1;
+                println!("test {name}::{sname} ... ok ({:.1} s)", t.elapsed().as_secs_f64());
+            }
+            Err(_) => {
+                failed += 1;
+                println!("test {name}::{sname} ... FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+            }
+        }
+    }
+    let Guest { vm } = guest;
+    let _ = vm.down();
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}

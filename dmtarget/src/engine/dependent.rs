@@ -20,7 +20,7 @@ use std::time::Instant;
 use super::config::{Config, ConfigStore, SetOp, SetRecord};
 use super::tables::{linear, merge, origin, raw_devref, sectors, snapshot};
 use super::validate::CheckedSet;
-use super::{names, now, Direction, Engine, EngineError, Result, SetKind, SetSpec, SetStatus};
+use super::{fault, names, now, Direction, Engine, EngineError, Result, SetKind, SetSpec, SetStatus};
 use crate::dm::{DmControl, Lockfs, Txn};
 use crate::ondisk::blockio::{BlockDev, DirectFile};
 use crate::table::{SnapshotStatus, Target};
@@ -74,16 +74,17 @@ fn write_first(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Zeroes the first chunk of a COW store so the next table load formats a new store;
-/// returns a guard that restores the old header unless disarmed.
+/// returns a guard that puts the old header *and* the first metadata area back unless
+/// disarmed (formatting zeroes that area, so both are needed to reload the old store).
 fn zero_store_header<'p>(shadow: &'p Path, rec: &SetRecord) -> Result<HeaderGuard<'p>> {
-    let len = rec.chunk.bytes().0 as usize;
-    let saved = read_first(shadow, len).map_err(|e| {
+    let chunk = rec.chunk.bytes().0 as usize;
+    let saved = read_first(shadow, 2 * chunk).map_err(|e| {
         EngineError::io(
             format!("reading the store header on {}", shadow.display()),
             e,
         )
     })?;
-    write_first(shadow, &vec![0u8; len]).map_err(|e| {
+    write_first(shadow, &vec![0u8; chunk]).map_err(|e| {
         EngineError::io(
             format!("zeroing the store header on {}", shadow.display()),
             e,
@@ -193,9 +194,11 @@ impl Engine {
             ),
             false,
         )?;
+        fault::point("enable.loaded")?;
         txn.resume(&shadow_top)?;
         txn.resume(&master_top)?;
         rec.last_freeze_us = Some(micros(t0));
+        fault::point("enable.resumed")?;
         next.sets.push(rec);
         save_config(&self.store, &mut self.cfg, next)?;
         guard.disarm();
@@ -265,7 +268,9 @@ impl Engine {
             ),
             false,
         )?;
+        fault::point("update.loaded")?;
         txn.resume(&shadow_top)?;
+        fault::point("update.shadow_resumed")?;
         txn.resume(&master_top)?;
         let freeze = micros(t0);
         let mut next = self.cfg.clone();
@@ -368,6 +373,7 @@ impl Engine {
                 &merge(master_dev, cow_ref, rec.chunk, len),
                 false,
             )?;
+            fault::point("merge.loaded")?;
             txn.resume(&master_top)?;
             txn.commit();
             Ok(())

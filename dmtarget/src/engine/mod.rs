@@ -15,6 +15,7 @@
 pub mod config;
 mod bitmapvol;
 mod dependent;
+mod fault;
 mod error;
 pub mod names;
 mod restore;

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "dsimaged", version, about = "dsimage agent: point-in-time volume copies")]
+#[command(
+    name = "dsimaged",
+    version,
+    about = "dsimage agent: point-in-time volume copies"
+)]
 struct Cli {
     /// State directory (configuration and lock); must survive reboots.
     #[arg(long, env = "DSIMAGE_STATE_DIR", default_value = "/var/lib/dsimage")]

@@ -20,7 +20,9 @@ use std::time::Instant;
 use super::config::{Config, ConfigStore, SetOp, SetRecord};
 use super::tables::{linear, merge, origin, raw_devref, sectors, snapshot};
 use super::validate::CheckedSet;
-use super::{fault, names, now, Direction, Engine, EngineError, Result, SetKind, SetSpec, SetStatus};
+use super::{
+    fault, names, now, Direction, Engine, EngineError, Result, SetKind, SetSpec, SetStatus,
+};
 use crate::dm::{DmControl, Lockfs, Txn};
 use crate::ondisk::blockio::{BlockDev, DirectFile};
 use crate::table::{SnapshotStatus, Target};

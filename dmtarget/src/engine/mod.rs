@@ -12,11 +12,11 @@
 //! - `restore`: bringing the kernel back to the configuration at start.
 //! - `status`: what a user sees of a set.
 
-pub mod config;
 mod bitmapvol;
+pub mod config;
 mod dependent;
-mod fault;
 mod error;
+mod fault;
 pub mod names;
 mod restore;
 mod status;

@@ -69,7 +69,8 @@ impl Guest {
         let out = self.sh(&format!(
             "dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
         ));
-        serde_json::from_str(&out).unwrap_or_else(|e| panic!("dsimaged {args}: not JSON ({e}): {out}"))
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("dsimaged {args}: not JSON ({e}): {out}"))
     }
 
     /// Runs an engine command expected to fail; returns (exit status, stderr).
@@ -146,7 +147,9 @@ impl Guest {
         self.vm
             .sweep_dm(PREFIX)
             .unwrap_or_else(|e| panic!("sweeping dm devices: {e}"));
-        self.sh(&format!("rm -rf {STATE_DIR} {MODELS}; mkdir -p {STATE_DIR} {MODELS}"));
+        self.sh(&format!(
+            "rm -rf {STATE_DIR} {MODELS}; mkdir -p {STATE_DIR} {MODELS}"
+        ));
     }
 }
 
@@ -189,11 +192,17 @@ pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
         match r {
             Ok(()) => {
                 passed += 1;
-                println!("test {name}::{sname} ... ok ({:.1} s)", t.elapsed().as_secs_f64());
+                println!(
+                    "test {name}::{sname} ... ok ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                );
             }
             Err(_) => {
                 failed += 1;
-                println!("test {name}::{sname} ... FAILED ({:.1} s)", t.elapsed().as_secs_f64());
+                println!(
+                    "test {name}::{sname} ... FAILED ({:.1} s)",
+                    t.elapsed().as_secs_f64()
+                );
             }
         }
     }

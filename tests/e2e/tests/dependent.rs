@@ -18,12 +18,27 @@ const DISKS: &[(&str, u64)] = &[
 
 fn main() {
     let scenarios: &[Scenario] = &[
-        ("volumes_discovery_and_control", volumes_discovery_and_control),
-        ("enable_update_copy_both_directions", enable_update_copy_both_directions),
+        (
+            "volumes_discovery_and_control",
+            volumes_discovery_and_control,
+        ),
+        (
+            "enable_update_copy_both_directions",
+            enable_update_copy_both_directions,
+        ),
         ("compact_shadow_out_of_space", compact_shadow_out_of_space),
-        ("several_shadows_of_one_master", several_shadows_of_one_master),
-        ("refused_requests_change_nothing", refused_requests_change_nothing),
-        ("failures_roll_back_every_device", failures_roll_back_every_device),
+        (
+            "several_shadows_of_one_master",
+            several_shadows_of_one_master,
+        ),
+        (
+            "refused_requests_change_nothing",
+            refused_requests_change_nothing,
+        ),
+        (
+            "failures_roll_back_every_device",
+            failures_roll_back_every_device,
+        ),
         ("restart_reboot_and_power_cut", restart_reboot_and_power_cut),
     ];
     run_suite("dependent", DISKS, scenarios);
@@ -34,7 +49,8 @@ fn top(raw: &str) -> String {
 }
 
 fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }
 
 fn state(v: &Value) -> String {
@@ -172,7 +188,10 @@ fn enable_update_copy_both_directions(g: &mut Guest) {
 
     g.engine("disable set1");
     g.assert_dev(&mt, "m");
-    let table = g.sh(&format!("dmsetup table {}", mt.trim_start_matches("/dev/mapper/")));
+    let table = g.sh(&format!(
+        "dmsetup table {}",
+        mt.trim_start_matches("/dev/mapper/")
+    ));
     assert!(table.contains(" linear "), "{table}");
     assert_eq!(g.engine("status"), Value::Array(vec![]));
 }
@@ -194,7 +213,9 @@ fn compact_shadow_out_of_space(g: &mut Guest) {
     g.assert_dev(&mt, "m");
     let s = g.engine("status small");
     assert_eq!(state(&s), "out_of_space", "{s}");
-    let (code, _, _) = g.try_sh(&format!("dd if={st} of=/dev/null bs=1M count=1 iflag=direct"));
+    let (code, _, _) = g.try_sh(&format!(
+        "dd if={st} of=/dev/null bs=1M count=1 iflag=direct"
+    ));
     assert_ne!(code, 0, "an out-of-space shadow must not read");
     // The master is never harmed; an update brings the shadow back.
     g.write(&mt, &["m"], 20000, 64);
@@ -266,7 +287,11 @@ fn failures_roll_back_every_device(g: &mut Guest) {
     let before = snapshot_of_state(g);
     for point in ["enable.loaded", "enable.resumed"] {
         with_fault(g, point, &enable_args);
-        assert_eq!(snapshot_of_state(g), before, "fault at {point} left changes");
+        assert_eq!(
+            snapshot_of_state(g),
+            before,
+            "fault at {point} left changes"
+        );
         g.assert_dev(&m1, "m");
     }
     enable(g, "r", &m1, &s1, &b1);
@@ -280,7 +305,11 @@ fn failures_roll_back_every_device(g: &mut Guest) {
         ("merge.loaded", "update r to_master"),
     ] {
         with_fault(g, point, args);
-        assert_eq!(snapshot_of_state(g), before, "fault at {point} left changes");
+        assert_eq!(
+            snapshot_of_state(g),
+            before,
+            "fault at {point} left changes"
+        );
         // The old point in time is intact on both sides.
         g.assert_dev(&mt, "m");
         g.assert_dev(&st, "s");
@@ -307,17 +336,64 @@ fn refused_requests_change_nothing(g: &mut Guest) {
     enable(g, "one", &m1, &s1, &b1);
     let before = snapshot_of_state(g);
     let cases: Vec<(String, i32, &str)> = vec![
-        (format!("enable --name x --master {m1} --shadow {m1} --bitmap {b2}"), 2, "same device"),
-        (format!("enable --name {} --master {m1} --shadow {s2} --bitmap {b2}", "n".repeat(65)), 2, "at most 64"),
-        (format!("enable --name one --master {m1} --shadow {s2} --bitmap {b2}"), 4, "already exists"),
-        (format!("enable --name x --master {m1} --shadow {s1} --bitmap {b2}"), 5, "shadow volume of set one"),
-        (format!("enable --name x --master {s1} --shadow {s2} --bitmap {b2}"), 5, "shadow volume of set one"),
-        (format!("enable --name x --master {m1} --shadow {s2} --bitmap {b1}"), 5, "bitmap volume of set one"),
-        (format!("enable --name x --type independent --master {m1} --shadow {s2} --bitmap {b2}"), 8, "independent"),
-        (format!("enable --name x --master {m1} --shadow {s3} --bitmap {b2} --overflow {s2}"), 8, "overflow"),
-        (format!("enable --name x --master {m1} --shadow {s2} --bitmap {b2} --chunk-kib 3"), 2, "power of two"),
-        (format!("enable --name x --master {big} --shadow {s2} --bitmap {b3} --chunk-kib 4"), 7, "bytes needed"),
-        (format!("enable --name x --master {m1} --shadow /dev/nonexistent --bitmap {b2}"), 3, "does not exist"),
+        (
+            format!("enable --name x --master {m1} --shadow {m1} --bitmap {b2}"),
+            2,
+            "same device",
+        ),
+        (
+            format!(
+                "enable --name {} --master {m1} --shadow {s2} --bitmap {b2}",
+                "n".repeat(65)
+            ),
+            2,
+            "at most 64",
+        ),
+        (
+            format!("enable --name one --master {m1} --shadow {s2} --bitmap {b2}"),
+            4,
+            "already exists",
+        ),
+        (
+            format!("enable --name x --master {m1} --shadow {s1} --bitmap {b2}"),
+            5,
+            "shadow volume of set one",
+        ),
+        (
+            format!("enable --name x --master {s1} --shadow {s2} --bitmap {b2}"),
+            5,
+            "shadow volume of set one",
+        ),
+        (
+            format!("enable --name x --master {m1} --shadow {s2} --bitmap {b1}"),
+            5,
+            "bitmap volume of set one",
+        ),
+        (
+            format!("enable --name x --type independent --master {m1} --shadow {s2} --bitmap {b2}"),
+            8,
+            "independent",
+        ),
+        (
+            format!("enable --name x --master {m1} --shadow {s3} --bitmap {b2} --overflow {s2}"),
+            8,
+            "overflow",
+        ),
+        (
+            format!("enable --name x --master {m1} --shadow {s2} --bitmap {b2} --chunk-kib 3"),
+            2,
+            "power of two",
+        ),
+        (
+            format!("enable --name x --master {big} --shadow {s2} --bitmap {b3} --chunk-kib 4"),
+            7,
+            "bytes needed",
+        ),
+        (
+            format!("enable --name x --master {m1} --shadow /dev/nonexistent --bitmap {b2}"),
+            3,
+            "does not exist",
+        ),
         ("update nosuch to_shadow".to_string(), 3, "does not exist"),
         ("disable nosuch".to_string(), 3, "does not exist"),
         (format!("release {m1}"), 5, "master volume of set one"),
@@ -325,12 +401,23 @@ fn refused_requests_change_nothing(g: &mut Guest) {
     for (args, code, msg) in cases {
         let (c, err) = g.engine_err(&args);
         assert_eq!(c, code, "dsimaged {args}: {err}");
-        assert!(err.contains(msg), "dsimaged {args}: expected {msg:?} in {err:?}");
-        assert_eq!(snapshot_of_state(g), before, "dsimaged {args} changed something");
+        assert!(
+            err.contains(msg),
+            "dsimaged {args}: expected {msg:?} in {err:?}"
+        );
+        assert_eq!(
+            snapshot_of_state(g),
+            before,
+            "dsimaged {args} changed something"
+        );
     }
     // A mounted shadow is refused too.
-    g.sh(&format!("mke2fs -q {s2} && mkdir -p /mnt/s2 && mount {s2} /mnt/s2"));
-    let (c, err) = g.engine_err(&format!("enable --name x --master {m1} --shadow {s2} --bitmap {b2}"));
+    g.sh(&format!(
+        "mke2fs -q {s2} && mkdir -p /mnt/s2 && mount {s2} /mnt/s2"
+    ));
+    let (c, err) = g.engine_err(&format!(
+        "enable --name x --master {m1} --shadow {s2} --bitmap {b2}"
+    ));
     g.sh("umount /mnt/s2");
     assert_eq!(c, 5, "{err}");
     assert!(err.contains("mounted"), "{err}");
@@ -379,7 +466,10 @@ fn restart_reboot_and_power_cut(g: &mut Guest) {
     let r = g.engine("restore");
     assert_eq!(r["created"].as_array().unwrap().len(), 5, "{r}");
     let after_a = g.engine("status a");
-    assert_eq!(u(&after_a, "chunks_changed"), u(&before_a, "chunks_changed"));
+    assert_eq!(
+        u(&after_a, "chunks_changed"),
+        u(&before_a, "chunks_changed")
+    );
     check_all(g);
 
     // Power cut right after a copy to the master started: it finishes after the boot.

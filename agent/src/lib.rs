@@ -1,4 +1,7 @@
 //! The dsimage agent: CIM-XML listener, CIM object manager and providers over the engine.
 
 pub mod cim;
+pub mod cimom;
+pub mod http;
 pub mod mof;
+pub mod providers;

@@ -1,0 +1,1 @@
+//! Providers of dsimage's classes over the engine, and of the interop namespace.

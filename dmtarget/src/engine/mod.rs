@@ -158,12 +158,8 @@ impl Engine {
     }
 
     /// Saves a new configuration; on failure the in-memory one is left unchanged.
-    fn persist(&mut self, mut next: Config) -> Result<()> {
-        self.store
-            .save(&mut next)
-            .map_err(|e| EngineError::io("saving the configuration", e))?;
-        self.cfg = next;
-        Ok(())
+    fn persist(&mut self, next: Config) -> Result<()> {
+        dependent::save_config(&self.store, &mut self.cfg, next)
     }
 
     fn set_record(&self, name: &str) -> Result<&config::SetRecord> {

@@ -4,6 +4,8 @@
 //! Every write goes to a device *and* to the model file of what that device must
 //! read back; every check compares a direct-I/O checksum of the device with the model's.
 
+pub mod clients;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::time::Instant;
@@ -144,6 +146,8 @@ impl Guest {
 
     /// Removes every device and the state of the previous scenario.
     pub fn reset(&self) {
+        // An agent left running by the previous scenario owns the state directory.
+        self.sh("killall -q dsimaged; while pidof dsimaged >/dev/null; do sleep 0.1; done; true");
         self.vm
             .sweep_dm(PREFIX)
             .unwrap_or_else(|e| panic!("sweeping dm devices: {e}"));
@@ -156,6 +160,12 @@ impl Guest {
 /// Boots the VM, runs every scenario with a clean slate, prints a summary line that
 /// test-result readers understand, takes the VM down, and exits non-zero on failure.
 pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
+    run_suite_with(name, disks, &[], scenarios)
+}
+
+/// As [`run_suite`], with guest TCP ports forwarded to free host loopback ports
+/// (see `Vm::host_port`).
+pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenarios: &[Scenario]) {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let lab_dir = dsimage_lab::default_lab_dir(&format!("e2e-{name}"));
     let cfg = LabConfig {
@@ -172,7 +182,7 @@ pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
         mem_mib: 1024,
         cpus: 2,
         binaries: vec![target_bin("dsimaged")],
-        forward: Vec::new(),
+        forward: forward.to_vec(),
         boot_hook: None,
     };
     let t = Instant::now();

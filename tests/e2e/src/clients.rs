@@ -111,7 +111,16 @@ impl Clients {
     pub fn pywbemcli(&self, args: &[&str]) -> Run {
         run(Command::new(self.venv_bin.join("pywbemcli"))
             .env("PYWBEMCLI_TERMWIDTH", "200")
-            .args(["-s", &self.url(), "-u", USER, "-p", PASSWORD, "-n", "root/dsimage"])
+            .args([
+                "-s",
+                &self.url(),
+                "-u",
+                USER,
+                "-p",
+                PASSWORD,
+                "-n",
+                "root/dsimage",
+            ])
             .args(args))
     }
 }

@@ -143,33 +143,3 @@ pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
         Err(e) => fail(e),
     }
 }
-
-/// The daemon loop: restore, then advance running operations until SIGTERM/SIGINT.
-pub fn serve(opts: EngineOptions, poll_ms: u64) -> ExitCode {
-    let (mut engine, report) = match Engine::open(opts) {
-        Ok(x) => x,
-        Err(e) => return fail(e),
-    };
-    eprintln!(
-        "dsimaged: restored: {} created, {} repaired, {} kept, {} removed, continuing {:?}",
-        report.created.len(),
-        report.repaired.len(),
-        report.kept.len(),
-        report.removed.len(),
-        report.continuing
-    );
-    for w in &report.warnings {
-        eprintln!("dsimaged: restore: {w}");
-    }
-    loop {
-        match engine.poll() {
-            Ok(done) => {
-                for n in done {
-                    eprintln!("dsimaged: set {n}: operation finished");
-                }
-            }
-            Err(e) => eprintln!("dsimaged: poll: {e}"),
-        }
-        std::thread::sleep(Duration::from_millis(poll_ms));
-    }
-}

@@ -1,6 +1,7 @@
 //! `dsimaged`: the dsimage agent daemon, and local engine commands for administrators
 //! and tests on the same host.
 
+mod daemon;
 mod local;
 
 use std::path::PathBuf;
@@ -27,11 +28,16 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the agent: restore every set, then keep long-running operations going.
-    Serve {
-        /// Polling interval for running operations, in milliseconds.
-        #[arg(long, default_value_t = 250)]
-        poll_ms: u64,
+    /// Run the agent: restore every set, serve CIM-XML over HTTP(S), keep long-running
+    /// operations going, until SIGTERM or SIGINT.
+    Serve(daemon::ServeArgs),
+    /// Add or update a user of the CIM-XML listener; the password is read from the
+    /// terminal (without echo) or from one line of standard input.
+    Adduser {
+        name: String,
+        /// Credentials file (default <state-dir>/users).
+        #[arg(long)]
+        users: Option<PathBuf>,
     },
     /// Run one engine command locally and print the result as JSON.
     #[command(flatten)]
@@ -45,7 +51,8 @@ fn main() -> ExitCode {
         prefix: cli.prefix,
     };
     match cli.cmd {
-        Command::Serve { poll_ms } => local::serve(opts, poll_ms),
+        Command::Serve(args) => daemon::serve(opts, args),
+        Command::Adduser { name, users } => daemon::adduser(&opts.state_dir, users, &name),
         Command::Local(cmd) => local::run(opts, cmd),
     }
 }

@@ -510,12 +510,15 @@ fn error(o: &mut Out, e: &CimError) {
     o.empty("ERROR", &attrs);
 }
 
+/// An empty IRETURNVALUE written as a start and an end tag: sblim wbemcli's parser
+/// fails on the self-closing form.
+fn empty_ireturn_value(o: &mut Out) {
+    o.start("IRETURNVALUE", &[]);
+    o.end("IRETURNVALUE");
+}
+
 fn ireturn_value(o: &mut Out, v: &IReturnValue) {
     fn list<T>(o: &mut Out, items: &[T], mut f: impl FnMut(&mut Out, &T)) {
-        if items.is_empty() {
-            o.empty("IRETURNVALUE", &[]);
-            return;
-        }
         o.start("IRETURNVALUE", &[]);
         for i in items {
             f(o, i);
@@ -524,7 +527,7 @@ fn ireturn_value(o: &mut Out, v: &IReturnValue) {
     }
     match v {
         IReturnValue::None => {}
-        IReturnValue::Empty => o.empty("IRETURNVALUE", &[]),
+        IReturnValue::Empty => empty_ireturn_value(o),
         IReturnValue::ClassNames(v) => list(o, v, |o, c| o.empty("CLASSNAME", &[("NAME", c)])),
         IReturnValue::InstanceNames(v) => list(o, v, instance_name),
         IReturnValue::Classes(v) => list(o, v, class),
@@ -689,7 +692,7 @@ pub fn response(r: &Response) -> String {
             o.start("EXPMETHODRESPONSE", &[("NAME", method)]);
             match result {
                 Err(e) => error(&mut o, e),
-                Ok(()) => o.empty("IRETURNVALUE", &[]),
+                Ok(()) => empty_ireturn_value(&mut o),
             }
             o.end("EXPMETHODRESPONSE");
             o.end("SIMPLEEXPRSP");

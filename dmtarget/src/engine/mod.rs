@@ -175,9 +175,11 @@ impl Engine {
     }
 
     /// Advances long-running operations (merges); call it periodically. Returns the
-    /// names of sets whose operation finished.
+    /// names of sets whose operation finished. Every busy set is advanced even when
+    /// another fails; the failures come back together as one error.
     pub fn poll(&mut self) -> Result<Vec<String>> {
         let mut finished = Vec::new();
+        let mut failures = Vec::new();
         let names: Vec<String> = self
             .cfg
             .sets
@@ -186,11 +188,17 @@ impl Engine {
             .map(|s| s.name.clone())
             .collect();
         for name in names {
-            if self.advance(&name)? {
-                finished.push(name);
+            match self.advance(&name) {
+                Ok(true) => finished.push(name),
+                Ok(false) => {}
+                Err(e) => failures.push(format!("set {name}: {e}")),
             }
         }
-        Ok(finished)
+        if failures.is_empty() {
+            Ok(finished)
+        } else {
+            Err(EngineError::Failed(failures.join("; ")))
+        }
     }
 
     /// Blocks until the set's operation is over (or `timeout` passes).
@@ -215,7 +223,7 @@ impl Engine {
     }
 
     /// One step of a set's long-running operation; true when it just finished.
-    fn advance(&mut self, name: &str) -> Result<bool> {
+    pub fn advance(&mut self, name: &str) -> Result<bool> {
         let rec = self.set_record(name)?.clone();
         match rec.kind {
             SetKind::Dependent => self.dependent_advance(&rec),

@@ -1,0 +1,375 @@
+//! Tests that what the providers build conforms to the schema: every property of an
+//! instance exists in its class with the declared type, OUT parameters match the
+//! method's declaration, every key is set, and every method of a served class is
+//! handled. Instances are built from hand-made engine statuses (no device-mapper here).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use dmtarget::engine::{Direction, SetKind, SetState, SetStatus, VolumeInfo, VolumeRole};
+use dmtarget::units::Bytes;
+use dmtarget::volume::{BlockDevice, DeviceKind};
+
+use super::engine_host::EngineHost;
+use super::{assoc, service, set, volume, NAMESPACE};
+use crate::cim::{CimStatus, Class, Instance, MethodTarget, ParamValue, Value};
+use crate::cimom::Ctx;
+use crate::mof::Repository;
+
+fn repo() -> &'static Repository {
+    static REPO: OnceLock<Repository> = OnceLock::new();
+    REPO.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema");
+        crate::mof::compile_dir(&dir, NAMESPACE).expect("the schema compiles")
+    })
+}
+
+fn class(name: &str) -> &'static Class {
+    repo()
+        .class(NAMESPACE, name)
+        .unwrap_or_else(|| panic!("class {name} is not in the schema"))
+}
+
+/// Every property exists in the class with the declared type and array-ness, and every
+/// key property is set.
+fn conforms(inst: &Instance) {
+    let c = class(&inst.classname);
+    for p in &inst.properties {
+        let decl = c
+            .property(&p.name)
+            .unwrap_or_else(|| panic!("{} has no property {}", c.name, p.name));
+        let v = p.value.as_ref().expect("providers set no NULL properties");
+        assert_eq!(
+            (v.cim_type(), v.is_array()),
+            (decl.cimtype, decl.is_array),
+            "{}.{}",
+            c.name,
+            p.name
+        );
+    }
+    for k in c.key_properties() {
+        assert!(
+            inst.get(&k.name).is_some(),
+            "{}: key {} is not set",
+            c.name,
+            k.name
+        );
+    }
+}
+
+/// OUT parameters are declared OUT parameters of the method, with their types.
+fn out_params_conform(class_name: &str, method: &str, out: &[ParamValue]) {
+    let m = class(class_name)
+        .method(method)
+        .unwrap_or_else(|| panic!("{class_name} has no method {method}"));
+    for p in out {
+        let decl = m
+            .parameter(&p.name)
+            .unwrap_or_else(|| panic!("{class_name}.{method} has no parameter {}", p.name));
+        assert!(
+            decl.has_flag("Out"),
+            "{class_name}.{method}.{} is not OUT",
+            p.name
+        );
+        assert_eq!(
+            p.paramtype,
+            Some(decl.cimtype),
+            "{class_name}.{method}.{}",
+            p.name
+        );
+        let typed = p
+            .data
+            .typed(&p.name, decl.cimtype, decl.is_array)
+            .unwrap_or_else(|e| panic!("{class_name}.{method}.{}: {e}", p.name));
+        assert!(typed.is_some(), "{class_name}.{method}.{} is NULL", p.name);
+    }
+}
+
+pub(super) fn status(state: SetState) -> SetStatus {
+    SetStatus {
+        name: "s1".into(),
+        uuid: "0123".into(),
+        kind: SetKind::Dependent,
+        compact: true,
+        master: PathBuf::from("/dev/vdb"),
+        shadow: PathBuf::from("/dev/vdc"),
+        bitmap: PathBuf::from("/dev/vdd"),
+        overflow: None,
+        master_device: PathBuf::from("/dev/mapper/dsimage-vdb"),
+        shadow_device: PathBuf::from("/dev/mapper/dsimage-vdc"),
+        master_size: 1 << 30,
+        shadow_size: 1 << 28,
+        chunk_size: 32768,
+        state,
+        percent_completed: 42.4,
+        percent_synchronized: 99.6,
+        chunks_total: 32768,
+        chunks_changed: 131,
+        shadow_chunks_total: 8192,
+        shadow_chunks_used: 140,
+        created: 1_700_000_000,
+        last_modified: 1_700_000_600,
+        last_freeze_us: Some(1500),
+    }
+}
+
+pub(super) fn volume_info(name: &str, roles: Vec<(String, VolumeRole)>) -> VolumeInfo {
+    VolumeInfo {
+        device: BlockDevice {
+            path: PathBuf::from(format!("/dev/{name}")),
+            name: name.into(),
+            major: 252,
+            minor: 16,
+            size: Bytes(1 << 30),
+            kind: DeviceKind::Disk,
+            read_only: false,
+            mounted: None,
+            holders: vec!["dm-0".into()],
+            partitions: Vec::new(),
+            dm_name: None,
+            serial: None,
+        },
+        top: Some(PathBuf::from(format!("/dev/mapper/dsimage-{name}"))),
+        suitable: roles.is_empty(),
+        reason: (!roles.is_empty()).then(|| "is the shadow volume of set s1".into()),
+        roles,
+    }
+}
+
+#[test]
+fn set_instances_conform_in_every_state() {
+    for state in [
+        SetState::Idle,
+        SetState::Copying {
+            direction: Direction::ToMaster,
+        },
+        SetState::OutOfSpace,
+        SetState::Failed {
+            reason: "kernel".into(),
+        },
+    ] {
+        let st = status(state);
+        let inst = set::instance(&st);
+        conforms(&inst);
+        out_params_conform(set::CLASS, "GetStatus", &set::status_out_params(&st));
+    }
+}
+
+#[test]
+fn set_instance_values() {
+    let st = status(SetState::Copying {
+        direction: Direction::ToMaster,
+    });
+    let i = set::instance(&st);
+    assert_eq!(i.get("Name"), Some(&Value::from("s1")));
+    assert_eq!(i.get("Type"), Some(&Value::from(2u16)));
+    assert_eq!(
+        i.get("State"),
+        Some(&Value::from(set::state::UPDATE_IN_PROGRESS))
+    );
+    assert_eq!(i.get("Direction"), Some(&Value::from(2u16)));
+    assert_eq!(i.get("PercentCompleted"), Some(&Value::from(42u8)));
+    assert_eq!(i.get("PercentSynchronized"), Some(&Value::from(99u8)));
+    assert_eq!(i.get("ChunkSize"), Some(&Value::from(32768u32)));
+    assert_eq!(i.get("MasterSize"), Some(&Value::from(1u64 << 30)));
+    assert_eq!(i.get("ShadowChunksUsed"), Some(&Value::from(140u64)));
+    assert_eq!(i.get("Compact"), Some(&Value::from(true)));
+    assert_eq!(i.get("MasterVolume"), Some(&Value::from("/dev/vdb")));
+    assert_eq!(i.get("OverflowVolume"), Some(&Value::from("")));
+    assert_eq!(i.get("OutOfSpace"), Some(&Value::from(false)));
+    assert_eq!(
+        i.get("LastModified")
+            .and_then(|v| v.as_scalar())
+            .and_then(|s| s.to_text()),
+        Some("20231114222320.000000+000".into())
+    );
+
+    let idle = set::instance(&status(SetState::Idle));
+    assert_eq!(idle.get("State"), Some(&Value::from(set::state::IDLE)));
+    assert_eq!(idle.get("Direction"), Some(&Value::from(0u16)));
+    let oos = set::instance(&status(SetState::OutOfSpace));
+    assert_eq!(oos.get("State"), Some(&Value::from(set::state::OFFLINE)));
+    assert_eq!(oos.get("OutOfSpace"), Some(&Value::from(true)));
+    let mut indep = status(SetState::Copying {
+        direction: Direction::ToShadow,
+    });
+    indep.kind = SetKind::Independent;
+    let i = set::instance(&indep);
+    assert_eq!(i.get("Type"), Some(&Value::from(1u16)));
+    assert_eq!(
+        i.get("State"),
+        Some(&Value::from(set::state::COPY_IN_PROGRESS))
+    );
+    assert_eq!(i.get("Direction"), Some(&Value::from(1u16)));
+}
+
+#[test]
+fn volume_instances_conform() {
+    let free = volume_info("vdb", Vec::new());
+    let inst = volume::instance(&free, "host1");
+    conforms(&inst);
+    assert_eq!(inst.get("DeviceID"), Some(&Value::from("vdb")));
+    assert_eq!(inst.get("Path"), Some(&Value::from("/dev/vdb")));
+    assert_eq!(
+        inst.get("NumberOfBlocks"),
+        Some(&Value::from((1u64 << 30) / 512))
+    );
+    assert_eq!(inst.get("BlockSize"), Some(&Value::from(512u64)));
+    assert_eq!(inst.get("UnderControl"), Some(&Value::from(true)));
+    // Only its own top device holds it.
+    assert_eq!(inst.get("InUse"), Some(&Value::from(false)));
+    assert_eq!(inst.get("Suitable"), Some(&Value::from(true)));
+    assert_eq!(inst.get("Reason"), Some(&Value::from("")));
+    assert_eq!(inst.get("Role"), Some(&Value::from(0u16)));
+    assert_eq!(inst.get("MountPoint"), None);
+
+    let mut used = volume_info("vdc", vec![("s1".into(), VolumeRole::Shadow)]);
+    used.device.mounted = Some("/mnt".into());
+    used.device.kind = DeviceKind::DeviceMapper;
+    used.device.dm_name = Some("vg-lv".into());
+    let inst = volume::instance(&used, "host1");
+    conforms(&inst);
+    assert_eq!(inst.get("DeviceID"), Some(&Value::from("vg-lv")));
+    assert_eq!(inst.get("InUse"), Some(&Value::from(true)));
+    assert_eq!(inst.get("Mounted"), Some(&Value::from(true)));
+    assert_eq!(inst.get("MountPoint"), Some(&Value::from("/mnt")));
+    assert_eq!(inst.get("Role"), Some(&Value::from(2u16)));
+    assert_eq!(
+        inst.get("Reason"),
+        Some(&Value::from("is the shadow volume of set s1"))
+    );
+}
+
+#[test]
+fn set_volume_associations_conform() {
+    let info = volume_info(
+        "vdb",
+        vec![
+            ("s1".into(), VolumeRole::Master),
+            ("s2".into(), VolumeRole::Master),
+            ("s3".into(), VolumeRole::Overflow),
+        ],
+    );
+    let list = assoc::set_volume_instances(NAMESPACE, "host1", &info);
+    assert_eq!(list.len(), 2, "overflow roles are not DS_IISetVolume");
+    for inst in &list {
+        conforms(inst);
+        assert_eq!(inst.get("Role"), Some(&Value::from(1u16)));
+        let vol = inst.get("Volume").and_then(Value::as_reference).unwrap();
+        // The reference names the very instance DS_StorageVolume enumerates.
+        assert!(super::paths::is_named_by(
+            &volume::instance(&info, "host1"),
+            vol,
+            &[
+                "SystemCreationClassName",
+                "SystemName",
+                "CreationClassName",
+                "DeviceID"
+            ],
+        ));
+        let set_ref = inst.get("Set").and_then(Value::as_reference).unwrap();
+        assert_eq!(set_ref.classname, set::CLASS);
+    }
+}
+
+#[test]
+fn service_instance_conforms() {
+    let host = EngineHost::unavailable("device-mapper is unavailable on this host: test");
+    let inst = service::instance(&host, "host1");
+    conforms(&inst);
+    assert_eq!(inst.get("PollingInterval"), Some(&Value::from(1u32)));
+    assert_eq!(inst.get("EnabledState"), Some(&Value::from(6u16)));
+    assert_eq!(
+        inst.get("StatusDescriptions"),
+        Some(&Value::string_array([
+            "device-mapper is unavailable on this host: test"
+        ]))
+    );
+    let path = super::interop::service_path("host1");
+    for k in class(service::CLASS).key_properties() {
+        assert!(
+            path.key(&k.name).is_some(),
+            "service_path lacks key {}",
+            k.name
+        );
+    }
+}
+
+#[test]
+fn service_out_params_conform() {
+    let c = service::CLASS;
+    out_params_conform(c, "CreateIISet", &[service::set_param(NAMESPACE, "s1")]);
+    let names = vec!["s1".to_string(), "s2".to_string()];
+    out_params_conform(c, "GetAllIISets", &[service::sets_param(NAMESPACE, &names)]);
+    out_params_conform(c, "GetAllIISets", &[service::sets_param(NAMESPACE, &[])]);
+    out_params_conform(
+        c,
+        "GetAllAvailableVolumes",
+        &[service::volumes_param(["/dev/vdb".to_string()])],
+    );
+}
+
+#[test]
+fn every_served_class_exists_and_is_concrete() {
+    let host = Arc::new(EngineHost::unavailable("none"));
+    let mut served = Vec::new();
+    for p in super::all(host) {
+        for (ns, c) in p.classes() {
+            assert_eq!(ns, NAMESPACE);
+            assert!(!class(c).has_flag("Abstract"), "{c} is abstract");
+            served.push(c);
+        }
+    }
+    for c in [
+        "DS_IISet",
+        "DS_IIGroup",
+        "DS_IIOverflowVolume",
+        "DS_IIGroupSet",
+        "DS_IISetOverflow",
+        "DS_IISetVolume",
+        "DS_StorageVolume",
+        "DS_IIService",
+    ] {
+        assert!(served.contains(&c), "{c} has no provider");
+    }
+}
+
+/// Every method of every served class is handled: without an engine it answers a
+/// parameter error, not-supported or the unavailable error, never "no such method".
+#[test]
+fn every_declared_method_is_handled() {
+    let host = Arc::new(EngineHost::unavailable("none"));
+    let ctx = Ctx {
+        user: "t".into(),
+        namespace: NAMESPACE.into(),
+    };
+    for p in super::all(host) {
+        for (_, c) in p.classes() {
+            let decl = class(c);
+            let target = MethodTarget::Instance(match c {
+                set::CLASS => set::path(NAMESPACE, "s1"),
+                volume::CLASS => volume::path(NAMESPACE, &service::system_name(), "vdb"),
+                service::CLASS => super::interop::service_path(&service::system_name()),
+                _ => crate::cim::ObjectPath::new(c)
+                    .with_namespace(NAMESPACE)
+                    .with_key("Name", crate::cim::KeyValue::string("g1")),
+            });
+            for m in &decl.methods {
+                let r = p.invoke_method(&ctx, &target, &m.name, &[]);
+                if let Err(e) = r {
+                    assert!(
+                        matches!(
+                            e.status,
+                            CimStatus::InvalidParameter
+                                | CimStatus::NotSupported
+                                | CimStatus::Failed
+                                | CimStatus::NotFound
+                        ),
+                        "{c}.{}: {e}",
+                        m.name
+                    );
+                }
+            }
+        }
+    }
+}

@@ -40,7 +40,10 @@ fn addr(v: &str) -> Result<Option<std::net::SocketAddr>, String> {
         .map_err(|e| format!("bad address {v:?}: {e}"))
 }
 
-pub fn listener_config(state_dir: &std::path::Path, args: &ServeArgs) -> Result<ListenerConfig, String> {
+pub fn listener_config(
+    state_dir: &std::path::Path,
+    args: &ServeArgs,
+) -> Result<ListenerConfig, String> {
     let mut cfg = match &args.config {
         Some(f) => ListenerConfig::from_file(f, state_dir).map_err(|e| e.to_string())?,
         None => ListenerConfig::new(state_dir),

@@ -79,6 +79,14 @@ impl Out {
         self.buf.push_str("/>");
     }
 
+    /// An element with no content written as a start and an end tag. sblim wbemcli's
+    /// parser takes `<PROPERTY .../>` (and other elements that may have content) for a
+    /// start tag and then fails; only always-empty elements may be self-closing.
+    fn empty_pair(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start(name, attrs);
+        self.end(name);
+    }
+
     fn end(&mut self, name: &str) {
         let _ = write!(self.buf, "</{name}>");
     }
@@ -236,7 +244,7 @@ fn qualifier(o: &mut Out, q: &Qualifier) {
             value(o, v);
             o.end("QUALIFIER");
         }
-        None => o.empty("QUALIFIER", &attrs),
+        None => o.empty_pair("QUALIFIER", &attrs),
     }
 }
 
@@ -307,7 +315,7 @@ fn property(o: &mut Out, p: &Property) {
         }
     }
     if p.qualifiers.is_empty() && p.value.is_none() {
-        o.empty(elem, &attrs);
+        o.empty_pair(elem, &attrs);
         return;
     }
     o.start(elem, &attrs);
@@ -480,7 +488,7 @@ fn param_data(o: &mut Out, d: &ParamData) {
 
 fn named_param(o: &mut Out, elem: &str, name: &str, d: &ParamData) {
     if *d == ParamData::Null {
-        o.empty(elem, &[("NAME", name)]);
+        o.empty_pair(elem, &[("NAME", name)]);
     } else {
         o.start(elem, &[("NAME", name)]);
         param_data(o, d);
@@ -510,11 +518,9 @@ fn error(o: &mut Out, e: &CimError) {
     o.empty("ERROR", &attrs);
 }
 
-/// An empty IRETURNVALUE written as a start and an end tag: sblim wbemcli's parser
-/// fails on the self-closing form.
+/// An empty IRETURNVALUE, as a start and an end tag (see [`Out::empty_pair`]).
 fn empty_ireturn_value(o: &mut Out) {
-    o.start("IRETURNVALUE", &[]);
-    o.end("IRETURNVALUE");
+    o.empty_pair("IRETURNVALUE", &[]);
 }
 
 fn ireturn_value(o: &mut Out, v: &IReturnValue) {

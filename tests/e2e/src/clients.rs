@@ -103,14 +103,20 @@ impl Clients {
             url = self.url()
         );
         run(Command::new(self.venv_bin.join("python"))
+            // A CA bundle from the environment would override pywbem's own settings
+            // (no_verification for the agent's self-signed certificate).
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE")
             .arg("-c")
             .arg(format!("{prelude}{script}")))
     }
 
-    /// `pywbemcli -s URL -u USER -p PASSWORD -n root/dsimage <args>`.
+    /// `pywbemcli -s URL -u USER -p PASSWORD -d root/dsimage <args>`.
     pub fn pywbemcli(&self, args: &[&str]) -> Run {
         run(Command::new(self.venv_bin.join("pywbemcli"))
             .env("PYWBEMCLI_TERMWIDTH", "200")
+            .env_remove("REQUESTS_CA_BUNDLE")
+            .env_remove("CURL_CA_BUNDLE")
             .args([
                 "-s",
                 &self.url(),
@@ -118,7 +124,7 @@ impl Clients {
                 USER,
                 "-p",
                 PASSWORD,
-                "-n",
+                "-d",
                 "root/dsimage",
             ])
             .args(args))

@@ -1,0 +1,322 @@
+//! The WBEM agent end to end: `dsimaged serve` in the lab VM, driven from the host by
+//! the real clients (sblim wbemcli, pywbem, pywbemcli), with data checked in the VM
+//! after every method that moves data.
+
+use dsimage_e2e::clients::{Clients, PASSWORD, USER};
+use dsimage_e2e::{run_suite_with, Guest, Scenario, PREFIX, STATE_DIR};
+use serde_json::Value;
+
+const DISKS: &[(&str, u64)] = &[("m1", 32), ("s1", 32), ("s2", 32), ("b1", 8), ("b2", 8)];
+
+fn main() {
+    let scenarios: &[Scenario] = &[
+        (
+            "interop_discovery_and_classes",
+            interop_discovery_and_classes,
+        ),
+        (
+            "set_lifecycle_through_clients",
+            set_lifecycle_through_clients,
+        ),
+        ("volumes_through_clients", volumes_through_clients),
+        (
+            "errors_reach_clients_and_change_nothing",
+            errors_reach_clients,
+        ),
+        ("agent_restart_keeps_sets", agent_restart_keeps_sets),
+    ];
+    run_suite_with("cim", DISKS, &[5988, 5989], scenarios);
+}
+
+fn top(raw: &str) -> String {
+    format!("/dev/mapper/{PREFIX}-{}", raw.trim_start_matches("/dev/"))
+}
+
+/// Starts the agent in the guest (with the suite's user) and returns the clients.
+fn start_agent(g: &Guest) -> Clients {
+    g.sh(&format!(
+        "printf '%s\\n' '{PASSWORD}' | dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} adduser {USER} 2>/dev/null"
+    ));
+    g.sh(&format!(
+        "(setsid dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} serve > /tmp/agent.log 2>&1 < /dev/null &); \
+         for i in $(seq 100); do grep -q 'listening on http ' /tmp/agent.log && break; sleep 0.1; done; \
+         grep -q 'listening on http ' /tmp/agent.log || {{ cat /tmp/agent.log; exit 1; }}"
+    ));
+    let port = |p| {
+        g.vm.host_port(p)
+            .unwrap_or_else(|| panic!("guest port {p} not forwarded"))
+    };
+    Clients::new(port(5988), Some(port(5989)))
+}
+
+fn interop_discovery_and_classes(g: &mut Guest) {
+    let c = start_agent(g);
+    let d = c.pywbem(
+        "s = pywbem.WBEMServer(conn)\n\
+         profs = s.get_selected_profiles(registered_org='Other', registered_name='Instant Image')\n\
+         central = [str(p) for p in s.get_central_instances(profs[0].path)]\n\
+         cls = conn.GetClass('DS_IISet', LocalOnly=False, IncludeQualifiers=True)\n\
+         upd = cls.methods['Update']\n\
+         names = conn.EnumerateClassNames(DeepInheritance=True)\n\
+         print(json.dumps({'interop': s.interop_ns, 'brand': s.brand, 'version': s.version,\n\
+           'namespaces': sorted(s.namespaces), 'nprofiles': len(profs), 'central': central,\n\
+           'dir_type': upd.parameters['Direction'].type, 'rettype': upd.return_type,\n\
+           'has_valuemap': 'ValueMap' in upd.qualifiers, 'names': names}))",
+    );
+    assert_eq!(d["interop"], "interop", "{d}");
+    assert_eq!(d["brand"], "dsimage", "{d}");
+    assert_eq!(d["version"], env!("CARGO_PKG_VERSION"), "{d}");
+    assert_eq!(
+        d["namespaces"],
+        serde_json::json!(["interop", "root/dsimage"])
+    );
+    assert_eq!(d["nprofiles"], 1);
+    assert!(d["central"].to_string().contains("DS_IIService"), "{d}");
+    assert_eq!(d["dir_type"], "uint16");
+    assert_eq!(d["rettype"], "uint32");
+    assert_eq!(d["has_valuemap"], true);
+    for class in [
+        "DS_IISet",
+        "DS_IIService",
+        "DS_StorageVolume",
+        "DS_IISetVolume",
+    ] {
+        assert!(
+            d["names"].to_string().contains(class),
+            "{class} missing: {d}"
+        );
+    }
+    // The same over HTTPS with the agent's self-signed certificate.
+    let https = c.pywbem(&format!(
+        "c2 = pywbem.WBEMConnection('https://127.0.0.1:{}', (USER, PASSWORD), default_namespace='root/dsimage', no_verification=True)\n\
+         print(json.dumps(len(c2.EnumerateClassNames())))",
+        c.https_port.unwrap()
+    ));
+    assert!(https.as_u64().unwrap() > 0);
+    // wbemcli: GetClass (with its methods) and class names.
+    let r = c.wbemcli("gc", &["-nl"], "root/dsimage:DS_IISet", &[]);
+    assert_eq!(r.status, 0, "{r:?}");
+    let r = c.wbemcli("ecn", &[], "root/dsimage", &[]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("DS_IISet"), "{r:?}");
+    // pywbemcli: class get and the interop namespace.
+    let r = c.pywbemcli(&["class", "get", "DS_IISet"]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("Update("), "{}", r.stdout);
+    let r = c.pywbemcli(&["server", "brand"]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("dsimage"), "{}", r.stdout);
+}
+
+fn create_set(c: &Clients, name: &str, m: &str, s: &str, b: &str) -> Value {
+    c.pywbem(&format!(
+        "svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv, out = conn.InvokeMethod('CreateIISet', svc, Name={name:?}, Type=pywbem.Uint16(2),\n\
+           MasterVolume={m:?}, ShadowVolume={s:?}, BitmapVolume={b:?})\n\
+         print(json.dumps({{'rv': int(rv), 'set': out['Set']['Name'] if out.get('Set') else None}}))"
+    ))
+}
+
+fn set_lifecycle_through_clients(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    let c = start_agent(g);
+    let r = create_set(&c, "web", &m1, &s1, &b1);
+    assert_eq!(r, serde_json::json!({"rv": 0, "set": "web"}));
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    g.assert_dev(&mt, "m");
+
+    // wbemcli: instances and an extrinsic call (Update master -> shadow).
+    g.write(&mt, &["m"], 0, 128);
+    let set_path = "root/dsimage:DS_IISet.Name=\"web\"";
+    let r = c.wbemcli("gi", &["-nl"], set_path, &[]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("-PercentSynchronized="), "{}", r.stdout);
+    let r = c.wbemcli("ein", &[], "root/dsimage:DS_IISet", &[]);
+    assert!(r.stdout.contains("Name=\"web\""), "{r:?}");
+    let r = c.wbemcli("cm", &[], set_path, &["Update.Direction=1"]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains('0'), "{r:?}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+
+    // pywbem: shadow -> master with Wait, then status.
+    g.write(&st, &["s"], 4096, 256);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'web'})\n\
+         rv1, _ = conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(2))\n\
+         rv2, _ = conn.InvokeMethod('Wait', p, Timeout=pywbem.Uint32(300))\n\
+         rv3, out = conn.InvokeMethod('GetStatus', p)\n\
+         inst = conn.GetInstance(p)\n\
+         print(json.dumps({'rv': [int(rv1), int(rv2), int(rv3)], 'state': int(inst['State']),\n\
+           'sync': int(inst['PercentSynchronized'])}))",
+    );
+    assert_eq!(r["rv"], serde_json::json!([0, 0, 0]), "{r}");
+    assert_eq!(r["state"], 1, "{r}");
+    assert_eq!(r["sync"], 100, "{r}");
+    g.model_copy("s", "m");
+    g.assert_dev(&mt, "m");
+    g.assert_dev(&st, "m");
+
+    // Associations and the pull operations (pywbem) and pywbemcli's default pull mode.
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'web'})\n\
+         vols = conn.AssociatorNames(p, AssocClass='DS_IISetVolume')\n\
+         refs = conn.ReferenceNames(p, ResultClass='DS_IISetVolume')\n\
+         res = conn.OpenEnumerateInstances('DS_StorageVolume', MaxObjectCount=1)\n\
+         n = len(res.instances)\n\
+         while not res.eos: res = conn.PullInstancesWithPath(res.context, MaxObjectCount=1); n += len(res.instances)\n\
+         print(json.dumps({'vols': len(vols), 'refs': len(refs), 'pulled': n,\n\
+           'enumerated': len(conn.EnumerateInstances('DS_StorageVolume'))}))",
+    );
+    assert_eq!(r["vols"], 3, "{r}");
+    assert_eq!(r["refs"], 3, "{r}");
+    assert_eq!(r["pulled"], r["enumerated"], "{r}");
+    let r = c.pywbemcli(&["instance", "enumerate", "DS_IISet"]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("\"web\""), "{}", r.stdout);
+    let r = c.pywbemcli(&["instance", "count", "DS_StorageVolume"]);
+    assert_eq!(r.status, 0, "{r:?}");
+
+    // Delete through the service; the master keeps its data.
+    let r = c.pywbem(
+        "svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv, _ = conn.InvokeMethod('DeleteIISet', svc, Name='web')\n\
+         print(json.dumps({'rv': int(rv), 'left': len(conn.EnumerateInstanceNames('DS_IISet'))}))",
+    );
+    assert_eq!(r, serde_json::json!({"rv": 0, "left": 0}));
+    g.assert_dev(&mt, "m");
+}
+
+fn volumes_through_clients(g: &mut Guest) {
+    let m1 = g.disk("m1");
+    let c = start_agent(g);
+    let r = c.pywbem(&format!(
+        "vols = conn.EnumerateInstances('DS_StorageVolume')\n\
+         v = [x for x in vols if x['Path'] == {m1:?}][0]\n\
+         rv, _ = conn.InvokeMethod('PutUnderControl', v.path)\n\
+         after = conn.GetInstance(v.path)\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv2, out = conn.InvokeMethod('GetAllAvailableVolumes', svc)\n\
+         print(json.dumps({{'suitable': bool(v['Suitable']), 'rv': int(rv), 'under': bool(after['UnderControl']),\n\
+           'avail': list(out['Volumes'] or []), 'state': [bool(x['Suitable']) for x in vols if x['Path'] == '/dev/vda']}}))"
+    ));
+    assert_eq!(r["suitable"], true, "{r}");
+    assert_eq!(r["rv"], 0, "{r}");
+    assert_eq!(r["under"], true, "{r}");
+    assert_eq!(
+        r["state"],
+        serde_json::json!([false]),
+        "the mounted state disk is not suitable: {r}"
+    );
+    g.sh(&format!("test -b {}", top(&m1)));
+    let r = c.wbemcli(
+        "cm",
+        &[],
+        &format!(
+            "root/dsimage:DS_StorageVolume.CreationClassName=\"DS_StorageVolume\",DeviceID=\"{}\",SystemCreationClassName=\"CIM_ComputerSystem\",SystemName=\"{}\"",
+            m1.trim_start_matches("/dev/"),
+            g.sh("cat /proc/sys/kernel/hostname").trim()
+        ),
+        &["Release"],
+    );
+    assert_eq!(r.status, 0, "{r:?}");
+    let (st, _, _) = g.try_sh(&format!("test -e {}", top(&m1)));
+    assert_ne!(st, 0, "released volume still has its top device");
+}
+
+fn state_of(g: &Guest) -> String {
+    g.sh(&format!(
+        "grep -v '\"generation\"' {STATE_DIR}/config.json 2>/dev/null; dmsetup table | grep {PREFIX} | sort; true"
+    ))
+}
+
+fn errors_reach_clients(g: &mut Guest) {
+    let (m1, s1, s2, b1, b2) = (
+        g.disk("m1"),
+        g.disk("s1"),
+        g.disk("s2"),
+        g.disk("b1"),
+        g.disk("b2"),
+    );
+    let c = start_agent(g);
+    assert_eq!(create_set(&c, "one", &m1, &s1, &b1)["rv"], 0);
+    let before = state_of(g);
+    // Wrong password: pywbem's AuthError; wbemcli fails.
+    let r = c.pywbem(
+        "bad = pywbem.WBEMConnection(URL, (USER, 'wrong'), default_namespace='root/dsimage')\n\
+         try:\n    bad.EnumerateClassNames(); print(json.dumps('no error'))\n\
+         except pywbem.AuthError as e:\n    print(json.dumps('auth'))",
+    );
+    assert_eq!(r, "auth");
+    let r = c.wbemcli_as(USER, "wrong", "ecn", &[], "root/dsimage", &[]);
+    assert_ne!(r.status, 0, "{r:?}");
+    // CIM errors with their codes, and method return codes, through pywbem.
+    let r = c.pywbem(&format!(
+        "def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
+         p = pywbem.CIMInstanceName('DS_IISet', {{'Name': 'one'}})\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         def create(**kw):\n    return int(conn.InvokeMethod('CreateIISet', svc, Type=pywbem.Uint16(2), **kw)[0])\n\
+         print(json.dumps({{\n\
+           'unknown_class': code(lambda: conn.GetClass('NoSuchClass')),\n\
+           'unknown_class_instances': code(lambda: conn.EnumerateInstances('NoSuchClass')),\n\
+           'unknown_ns': code(lambda: conn.EnumerateClassNames(namespace='root/nowhere')),\n\
+           'bad_key': code(lambda: conn.GetInstance(pywbem.CIMInstanceName('DS_IISet', {{'Name': 'nosuch'}}))),\n\
+           'bad_direction': code(lambda: conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(7))),\n\
+           'bad_type': code(lambda: conn.InvokeMethod('Update', p, Direction='sideways')),\n\
+           'no_method': code(lambda: conn.InvokeMethod('NoSuchMethod', p)),\n\
+           'same_device': create(Name='x', MasterVolume={m1:?}, ShadowVolume={m1:?}, BitmapVolume={b2:?}),\n\
+           'shadow_in_use': create(Name='x', MasterVolume={m1:?}, ShadowVolume={s1:?}, BitmapVolume={b2:?}),\n\
+           'duplicate': create(Name='one', MasterVolume={m1:?}, ShadowVolume={s2:?}, BitmapVolume={b2:?}),\n\
+           'independent': int(conn.InvokeMethod('CreateIISet', svc, Name='x', Type=pywbem.Uint16(1), MasterVolume={m1:?}, ShadowVolume={s2:?}, BitmapVolume={b2:?})[0]),\n\
+           'abort': code(lambda: conn.InvokeMethod('Abort', p)),\n\
+         }}))"
+    ));
+    assert_eq!(r["unknown_class"], 6, "GetClass of an unknown class: {r}");
+    assert_eq!(r["unknown_class_instances"], 5, "instances of an unknown class: {r}");
+    assert_eq!(r["unknown_ns"], 3, "{r}");
+    assert_eq!(r["bad_key"], 6, "{r}");
+    assert_eq!(r["bad_direction"], 4, "{r}");
+    assert!(r["bad_type"] == 4 || r["bad_type"] == 13, "{r}");
+    assert_eq!(r["no_method"], 17, "{r}");
+    assert_eq!(r["same_device"], 5, "{r}");
+    assert_eq!(r["shadow_in_use"], 6, "{r}");
+    assert_eq!(r["duplicate"], 9, "{r}");
+    assert_eq!(r["independent"], 1, "{r}");
+    assert_eq!(r["abort"], 7, "{r}");
+    assert_eq!(state_of(g), before, "a refused request changed something");
+    // wbemcli sees a CIM error for an unknown class.
+    let r = c.wbemcli("ei", &[], "root/dsimage:NoSuchClass", &[]);
+    assert_ne!(r.status, 0, "{r:?}");
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("CIM_ERR_INVALID_CLASS"),
+        "{r:?}"
+    );
+}
+
+fn agent_restart_keeps_sets(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    let c = start_agent(g);
+    assert_eq!(create_set(&c, "keep", &m1, &s1, &b1)["rv"], 0);
+    g.model_copy("m", "s");
+    g.write(&mt, &["m"], 100, 64);
+    // The agent dies; I/O goes on in the kernel.
+    g.sh("killall -9 dsimaged; sleep 0.5");
+    g.write(&mt, &["m"], 300, 64);
+    g.assert_dev(&st, "s");
+    let c = start_agent(g);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'keep'})\n\
+         inst = conn.GetInstance(p)\n\
+         rv, _ = conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(1))\n\
+         print(json.dumps({'changed_before': int(inst['ShadowChunksUsed']) > 0, 'rv': int(rv)}))",
+    );
+    assert_eq!(r["rv"], 0, "{r}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    g.assert_dev(&mt, "m");
+}

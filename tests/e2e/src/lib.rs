@@ -183,6 +183,7 @@ pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenar
         cpus: 2,
         binaries: vec![target_bin("dsimaged")],
         forward: forward.to_vec(),
+        forward_fixed: Vec::new(),
         boot_hook: None,
     };
     let t = Instant::now();

@@ -275,7 +275,10 @@ fn errors_reach_clients(g: &mut Guest) {
          }}))"
     ));
     assert_eq!(r["unknown_class"], 6, "GetClass of an unknown class: {r}");
-    assert_eq!(r["unknown_class_instances"], 5, "instances of an unknown class: {r}");
+    assert_eq!(
+        r["unknown_class_instances"], 5,
+        "instances of an unknown class: {r}"
+    );
     assert_eq!(r["unknown_ns"], 3, "{r}");
     assert_eq!(r["bad_key"], 6, "{r}");
     assert_eq!(r["bad_direction"], 4, "{r}");

@@ -28,6 +28,10 @@ pub struct LabConfig {
     pub binaries: Vec<PathBuf>,
     /// Guest TCP ports forwarded from free ports on host 127.0.0.1.
     pub forward: Vec<u16>,
+    /// Guest TCP ports forwarded from a chosen host port on 127.0.0.1
+    /// (guest, host), for people who want a well-known port.
+    #[serde(default)]
+    pub forward_fixed: Vec<(u16, u16)>,
     /// Shell script run in the background at every boot, after labd starts.
     pub boot_hook: Option<String>,
 }
@@ -58,6 +62,7 @@ impl LabConfig {
             lab_dir: default_lab_dir(&name),
             name,
             disks: Vec::new(),
+            forward_fixed: Vec::new(),
             state_disk_mib: 256,
             mem_mib: 1024,
             cpus: 2,

@@ -157,11 +157,13 @@ impl Vm {
                 guest_ports.push(*p);
             }
         }
-        let ports: BTreeMap<u16, u16> = guest_ports
+        guest_ports.retain(|g| !cfg.forward_fixed.iter().any(|(fg, _)| fg == g));
+        let mut ports: BTreeMap<u16, u16> = guest_ports
             .iter()
             .copied()
             .zip(free_ports(guest_ports.len())?)
             .collect();
+        ports.extend(cfg.forward_fixed.iter().copied());
         let argv = qemu::command_line(&MachineSpec {
             name: &cfg.name,
             kernel_image: &kernel.boot_image(),

@@ -32,9 +32,10 @@ enum Cmd {
         /// A data disk, SERIAL:MIB (repeatable).
         #[arg(long = "disk", value_parser = parse_disk)]
         disks: Vec<DiskSpec>,
-        /// A guest TCP port to forward from a free host port (repeatable).
-        #[arg(long = "forward")]
-        forward: Vec<u16>,
+        /// A guest TCP port to forward from a free host port, or GUEST:HOST to
+        /// forward from a chosen host port (repeatable).
+        #[arg(long = "forward", value_parser = parse_forward)]
+        forward: Vec<(u16, Option<u16>)>,
         /// A host program to install in /usr/local/bin (repeatable).
         #[arg(long = "bin")]
         binaries: Vec<PathBuf>,
@@ -106,6 +107,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// `GUEST` or `GUEST:HOST`.
+fn parse_forward(s: &str) -> std::result::Result<(u16, Option<u16>), String> {
+    let port = |p: &str| p.parse::<u16>().map_err(|e| format!("bad port {p:?}: {e}"));
+    match s.split_once(':') {
+        Some((g, h)) => Ok((port(g)?, Some(port(h)?))),
+        None => Ok((port(s)?, None)),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let dir = default_lab_dir(&cli.name);
     match cli.cmd {
@@ -121,7 +131,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let cfg = LabConfig {
                 disks,
-                forward,
+                forward: forward
+                    .iter()
+                    .filter(|(_, h)| h.is_none())
+                    .map(|(g, _)| *g)
+                    .collect(),
+                forward_fixed: forward
+                    .iter()
+                    .filter_map(|(g, h)| h.map(|h| (*g, h)))
+                    .collect(),
                 binaries,
                 boot_hook: hook,
                 mem_mib: mem,

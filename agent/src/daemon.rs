@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Credentials file (default <state-dir>/users).
     #[arg(long)]
     pub users: Option<PathBuf>,
+    /// Compile the schema from this directory's MOF files instead of the copy built
+    /// into the binary.
+    #[arg(long)]
+    pub schema_dir: Option<PathBuf>,
     /// Polling interval of running operations, in milliseconds.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
@@ -94,7 +98,11 @@ pub fn serve(opts: EngineOptions, args: ServeArgs) -> ExitCode {
         interop::system_hostname(),
         env!("CARGO_PKG_VERSION"),
     )));
-    let repo = match schema::builtin() {
+    let repo = match args
+        .schema_dir
+        .as_deref()
+        .map_or_else(schema::builtin, schema::from_dir)
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dsimaged: schema: {e}");

@@ -23,6 +23,7 @@ fn main() {
             "errors_reach_clients_and_change_nothing",
             errors_reach_clients,
         ),
+        ("every_operation_and_method", every_operation_and_method),
         ("agent_restart_keeps_sets", agent_restart_keeps_sets),
     ];
     run_suite_with("cim", DISKS, &[5988, 5989], scenarios);
@@ -321,5 +322,140 @@ fn agent_restart_keeps_sets(g: &mut Guest) {
     assert_eq!(r["rv"], 0, "{r}");
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
+    g.assert_dev(&mt, "m");
+}
+
+/// The operations and methods the other scenarios do not reach, through the clients.
+fn every_operation_and_method(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    let c = start_agent(g);
+    // CreateInstance enables a set; then the association, pull and property operations.
+    let r = c.pywbem(&format!(
+        "def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
+         inst = pywbem.CIMInstance('DS_IISet', properties={{'Name': 'ops', 'Type': pywbem.Uint16(2),\n\
+           'MasterVolume': {m1:?}, 'ShadowVolume': {s1:?}, 'BitmapVolume': {b1:?}}})\n\
+         p = conn.CreateInstance(inst)\n\
+         assoc = conn.Associators(p, AssocClass='DS_IISetVolume')\n\
+         refs = conn.References(p, ResultClass='DS_IISetVolume')\n\
+         r1 = conn.OpenAssociatorInstancePaths(p, AssocClass='DS_IISetVolume', MaxObjectCount=1)\n\
+         conn.CloseEnumeration(r1.context)\n\
+         closed = code(lambda: conn.PullInstancePaths(r1.context, MaxObjectCount=1))\n\
+         r2 = conn.OpenReferenceInstances(p, ResultClass='DS_IISetVolume', MaxObjectCount=10)\n\
+         r3 = conn.OpenAssociatorInstances(p, AssocClass='DS_IISetVolume', MaxObjectCount=10)\n\
+         r4 = conn.OpenReferenceInstancePaths(p, ResultClass='DS_IISetVolume', MaxObjectCount=10)\n\
+         r5 = conn.OpenEnumerateInstancePaths('DS_IISet', MaxObjectCount=0)\n\
+         paths = list(r5.paths)\n\
+         while not r5.eos: r5 = conn.PullInstancePaths(r5.context, MaxObjectCount=5); paths += r5.paths\n\
+         mod = conn.GetInstance(p); mod['State'] = pywbem.Uint16(3)\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv_sets, out_sets = conn.InvokeMethod('GetAllIISets', svc)\n\
+         rv_poll, _ = conn.InvokeMethod('SetPollingInterval', svc, Interval=pywbem.Uint32(2))\n\
+         print(json.dumps({{'path': p['Name'], 'assoc': len(assoc), 'refs': len(refs), 'closed': closed,\n\
+           'ri': len(r2.instances), 'ai': len(r3.instances), 'rp': len(r4.paths), 'paths': len(paths),\n\
+           'modify': code(lambda: conn.ModifyInstance(mod)),\n\
+           'sets': [x['Name'] for x in out_sets['Sets']], 'rv': [int(rv_sets), int(rv_poll)]}}))"
+    ));
+    assert_eq!(r["path"], "ops", "{r}");
+    assert_eq!(
+        (r["assoc"].as_u64(), r["refs"].as_u64()),
+        (Some(3), Some(3)),
+        "{r}"
+    );
+    assert_eq!(
+        r["closed"], 21,
+        "pull after close: CIM_ERR_INVALID_ENUMERATION_CONTEXT: {r}"
+    );
+    assert_eq!(
+        (r["ri"].as_u64(), r["ai"].as_u64(), r["rp"].as_u64()),
+        (Some(3), Some(3), Some(3)),
+        "{r}"
+    );
+    assert_eq!(r["paths"], 1, "{r}");
+    assert_eq!(r["modify"], 4, "no DS_IISet property is writable: {r}");
+    assert_eq!(r["sets"], serde_json::json!(["ops"]), "{r}");
+    assert_eq!(r["rv"], serde_json::json!([0, 0]), "{r}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+
+    // Copy in both directions (pywbem), with data checked.
+    g.write(&mt, &["m"], 64, 64);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
+         rv = int(conn.InvokeMethod('Copy', p, Direction=pywbem.Uint16(1))[0])\n\
+         print(json.dumps(rv))",
+    );
+    assert_eq!(r, 0);
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    g.write(&st, &["s"], 128, 64);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
+         rv1 = int(conn.InvokeMethod('Copy', p, Direction=pywbem.Uint16(2))[0])\n\
+         rv2 = int(conn.InvokeMethod('Wait', p)[0])\n\
+         print(json.dumps([rv1, rv2]))",
+    );
+    assert_eq!(r, serde_json::json!([0, 0]));
+    g.model_copy("s", "m");
+    g.assert_dev(&mt, "m");
+
+    // Methods not implemented yet say so.
+    let r = c.pywbem(
+        "def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
+         p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         out = {m: code(lambda: conn.InvokeMethod(m, p)) for m in ['Abort', 'Suspend', 'Resume', 'Export', 'Reset', 'DetachOverflow']}\n\
+         out['SetCopyParameters'] = code(lambda: conn.InvokeMethod('SetCopyParameters', p, Units=pywbem.Uint32(8), Delay=pywbem.Uint32(2)))\n\
+         out['CreateIIGroup'] = code(lambda: conn.InvokeMethod('CreateIIGroup', svc, Name='g'))\n\
+         out['groups'] = len(conn.EnumerateInstances('DS_IIGroup'))\n\
+         print(json.dumps(out))",
+    );
+    for m in [
+        "Abort",
+        "Suspend",
+        "Resume",
+        "Export",
+        "Reset",
+        "DetachOverflow",
+        "SetCopyParameters",
+        "CreateIIGroup",
+    ] {
+        assert_eq!(r[m], 7, "{m} should be CIM_ERR_NOT_SUPPORTED: {r}");
+    }
+    assert_eq!(r["groups"], 0, "{r}");
+
+    // wbemcli: associators, references, a property, an XML method call, delete.
+    let set = "root/dsimage:DS_IISet.Name=\"ops\"";
+    for (op, flag) in [
+        ("ai", "-ac"),
+        ("ain", "-ac"),
+        ("ri", "-arc"),
+        ("rin", "-arc"),
+    ] {
+        let w = c.wbemcli(op, &[flag, "DS_IISetVolume"], set, &[]);
+        assert_eq!(w.status, 0, "wbemcli {op}: {w:?}");
+        assert_eq!(
+            w.stdout
+                .lines()
+                .filter(|l| !l.starts_with('-') && !l.is_empty())
+                .count(),
+            3,
+            "wbemcli {op}: {}",
+            w.stdout
+        );
+    }
+    let w = c.wbemcli("gp", &[], set, &["State"]);
+    assert_eq!(w.status, 0, "{w:?}");
+    assert_eq!(w.stdout.trim(), "1", "State of an idle set: {w:?}");
+    let w = c.wbemcli("cmx", &[], set, &["GetStatus"]);
+    assert_eq!(w.status, 0, "{w:?}");
+    assert!(w.stdout.contains("RETURNVALUE"), "{w:?}");
+    let w = c.wbemcli("dc", &[], "root/dsimage:DS_IISet", &[]);
+    assert_ne!(w.status, 0, "deleting a class must fail: {w:?}");
+    let w = c.wbemcli("di", &[], set, &[]);
+    assert_eq!(w.status, 0, "{w:?}");
+    let w = c.wbemcli("ein", &[], "root/dsimage:DS_IISet", &[]);
+    assert!(!w.stdout.contains("ops"), "{w:?}");
     g.assert_dev(&mt, "m");
 }

@@ -389,14 +389,19 @@ fn every_operation_and_method(g: &mut Guest) {
     assert_eq!(r, 0);
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
-    g.write(&st, &["s"], 128, 64);
+    // 16 MiB of shadow changes keep the copy back to the master busy long enough for the
+    // conflicting requests that follow it to meet it.
+    g.write(&st, &["s"], 128, 16384);
     let r = c.pywbem(
         "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
          rv1 = int(conn.InvokeMethod('Copy', p, Direction=pywbem.Uint16(2))[0])\n\
+         busy = int(conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(1))[0])\n\
+         busy_delete = int(conn.InvokeMethod('DeleteIISet', svc, Name='ops')[0])\n\
          rv2 = int(conn.InvokeMethod('Wait', p)[0])\n\
-         print(json.dumps([rv1, rv2]))",
+         print(json.dumps([rv1, busy, busy_delete, rv2]))",
     );
-    assert_eq!(r, serde_json::json!([0, 0]));
+    assert_eq!(r, serde_json::json!([0, 13, 13, 0]), "copy, conflicting update, conflicting delete, wait");
     g.model_copy("s", "m");
     g.assert_dev(&mt, "m");
 

@@ -12,6 +12,7 @@
 
 pub mod bitmap_volume;
 pub mod blockio;
+pub mod disklog;
 pub mod error;
 pub mod exstore;
 

@@ -401,7 +401,11 @@ fn every_operation_and_method(g: &mut Guest) {
          rv2 = int(conn.InvokeMethod('Wait', p)[0])\n\
          print(json.dumps([rv1, busy, busy_delete, rv2]))",
     );
-    assert_eq!(r, serde_json::json!([0, 13, 13, 0]), "copy, conflicting update, conflicting delete, wait");
+    assert_eq!(
+        r,
+        serde_json::json!([0, 13, 13, 0]),
+        "copy, conflicting update, conflicting delete, wait"
+    );
     g.model_copy("s", "m");
     g.assert_dev(&mt, "m");
 

@@ -13,6 +13,7 @@
 pub mod bitmap_volume;
 pub mod blockio;
 pub mod disklog;
+pub mod era;
 pub mod error;
 pub mod exstore;
 

@@ -100,6 +100,13 @@ pub enum SetOp {
     },
     /// Dependent set: merge done, master back to origin; the shadow gets a fresh store.
     MergeFinalizing,
+    /// Independent set: the kernel copies the point-in-time image of the source to the
+    /// target (mirror over a snapshot); its disk log on the bitmap volume says which
+    /// regions are still to copy, so a restart resumes from there.
+    Copying {
+        direction: Direction,
+        started: u64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

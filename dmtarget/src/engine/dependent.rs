@@ -108,9 +108,7 @@ impl Engine {
         let checked = self.check_new_set(&spec)?;
         match spec.kind {
             SetKind::Dependent => self.enable_dependent(checked),
-            SetKind::Independent => Err(EngineError::NotSupported(
-                "independent sets are not implemented yet".into(),
-            )),
+            SetKind::Independent => self.enable_independent(checked),
         }
     }
 
@@ -229,10 +227,12 @@ impl Engine {
                 self.dependent_reset(&rec, SetOp::Idle)?;
             }
             (SetKind::Dependent, Direction::ToMaster) => self.dependent_start_merge(&rec)?,
-            (SetKind::Independent, _) => {
-                return Err(EngineError::NotSupported(
-                    "independent sets are not implemented yet".into(),
-                ))
+            (SetKind::Independent, dir) => {
+                if dir == Direction::ToMaster {
+                    self.check_master_writable(&rec)?;
+                }
+                // No change tracking at rest yet: an update copies everything.
+                self.start_copy(&rec, dir)?;
             }
         }
         self.status(name)
@@ -445,6 +445,10 @@ impl Engine {
                 self.dependent_reset(rec, SetOp::Idle)?;
                 Ok(true)
             }
+            SetOp::Copying { .. } => Err(EngineError::Failed(format!(
+                "dependent set {} cannot be in an independent copy",
+                rec.name
+            ))),
         }
     }
 
@@ -482,6 +486,12 @@ impl Engine {
                 "set {name} is busy ({}); wait for it to finish",
                 op_name(&rec.op)
             )));
+        }
+        if rec.kind == SetKind::Independent {
+            // At rest both tops are plain maps already.
+            let mut next = self.cfg.clone();
+            next.sets.retain(|s| s.name != name);
+            return save_config(&self.store, &mut self.cfg, next);
         }
         let master_top = self.top_name(&rec.master);
         let shadow_top = self.top_name(&rec.shadow);
@@ -524,5 +534,13 @@ pub(crate) fn op_name(op: &SetOp) -> &'static str {
         SetOp::Idle => "idle",
         SetOp::Merging { .. } => "copying shadow to master",
         SetOp::MergeFinalizing => "finishing a copy to the master",
+        SetOp::Copying {
+            direction: Direction::ToShadow,
+            ..
+        } => "copying master to shadow",
+        SetOp::Copying {
+            direction: Direction::ToMaster,
+            ..
+        } => "copying shadow to master",
     }
 }

@@ -17,8 +17,10 @@ pub mod config;
 mod dependent;
 mod error;
 mod fault;
+mod independent;
 pub mod names;
 mod restore;
+mod scratch;
 mod status;
 mod tables;
 mod validate;
@@ -227,7 +229,7 @@ impl Engine {
         let rec = self.set_record(name)?.clone();
         match rec.kind {
             SetKind::Dependent => self.dependent_advance(&rec),
-            SetKind::Independent => Ok(false),
+            SetKind::Independent => self.independent_advance(&rec),
         }
     }
 }

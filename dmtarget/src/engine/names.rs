@@ -30,6 +30,16 @@ pub fn cow(shadow_top: &str, gen: u32) -> String {
     format!("{shadow_top}.cow{}", gen % 2)
 }
 
+/// Point-in-time snapshot of an independent set's copy source: `<shadow top>.pit`.
+pub fn pit(shadow_top: &str) -> String {
+    format!("{shadow_top}.pit")
+}
+
+/// The mirror's disk log over the bitmap volume: `<shadow top>.log`.
+pub fn log(shadow_top: &str) -> String {
+    format!("{shadow_top}.log")
+}
+
 /// The generation parity a COW device name carries, if it is one of `shadow_top`'s.
 pub fn cow_parity(shadow_top: &str, name: &str) -> Option<u32> {
     let rest = name.strip_prefix(shadow_top)?.strip_prefix(".cow")?;

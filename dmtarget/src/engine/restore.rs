@@ -37,6 +37,18 @@ impl Engine {
                 let t = self.desired_cow_table(&rec)?;
                 self.ensure(&mut report, &cow, &t, false)?;
             }
+            if let SetOp::Copying { direction, .. } = rec.op {
+                let shadow_top = self.top_name(&rec.shadow);
+                super::scratch::attach(
+                    &super::scratch::file(&self.opts.state_dir, &rec.uuid),
+                    super::scratch::size_for(rec.master_size),
+                    false,
+                )?;
+                let log = self.log_table(&rec)?;
+                self.ensure(&mut report, &names::log(&shadow_top), &log, false)?;
+                let pit = self.pit_table(&rec, direction)?;
+                self.ensure(&mut report, &names::pit(&shadow_top), &pit, false)?;
+            }
             if rec.op != SetOp::Idle {
                 report.continuing.push(rec.name.clone());
             }
@@ -168,6 +180,11 @@ impl Engine {
         for s in &self.cfg.sets {
             if s.kind == SetKind::Dependent {
                 wanted.push(self.cow_name(s, s.cow_gen));
+            }
+            if matches!(s.op, SetOp::Copying { .. }) {
+                let top = self.top_name(&s.shadow);
+                wanted.push(names::pit(&top));
+                wanted.push(names::log(&top));
             }
         }
         let prefix = format!("{}-", self.opts.prefix);

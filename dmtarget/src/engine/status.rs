@@ -87,6 +87,24 @@ impl Engine {
         let mut percent_completed = 100.0;
         let (mut chunks_changed, mut used) = (0, 0);
         match &rec.op {
+            // No change tracking at rest yet: every chunk counts as changed.
+            SetOp::Idle if rec.kind == SetKind::Independent => chunks_changed = chunks_total,
+            SetOp::Copying { direction, .. } => {
+                state = SetState::Copying {
+                    direction: *direction,
+                };
+                match self.copy_progress(rec, *direction)? {
+                    Some((done, all)) => {
+                        percent_completed = pct(done, all);
+                        let per_region = super::tables::COPY_REGION.0 / chunk;
+                        chunks_changed = ((all - done) * per_region).min(chunks_total);
+                    }
+                    None => {
+                        percent_completed = 0.0;
+                        chunks_changed = chunks_total;
+                    }
+                }
+            }
             SetOp::Idle => match self.snapshot_status(&shadow_top)? {
                 Some(SnapshotStatus::Active { allocated, .. }) => {
                     used = allocated.0 / chunk;

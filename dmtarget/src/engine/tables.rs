@@ -92,7 +92,27 @@ impl Engine {
     pub(crate) fn desired_master_table(&self, raw: &Path, size: Bytes) -> Result<Table> {
         let len = sectors(size);
         let dev = raw_devref(raw)?;
-        let sets: Vec<&SetRecord> = self.cfg.sets.iter().filter(|s| s.master == raw).collect();
+        // An independent copy in progress: its target is the mirror, its source an origin.
+        for s in &self.cfg.sets {
+            if let SetOp::Copying { direction, .. } = s.op {
+                let (src, dst) = match direction {
+                    super::Direction::ToShadow => (&s.master, &s.shadow),
+                    super::Direction::ToMaster => (&s.shadow, &s.master),
+                };
+                if dst == raw {
+                    return self.target_table(s, direction);
+                }
+                if src == raw {
+                    return Ok(origin(dev, len));
+                }
+            }
+        }
+        let sets: Vec<&SetRecord> = self
+            .cfg
+            .sets
+            .iter()
+            .filter(|s| s.master == raw && s.kind == super::SetKind::Dependent)
+            .collect();
         if let Some(s) = sets.iter().find(|s| matches!(s.op, SetOp::Merging { .. })) {
             let cow = self.dm_devref(&self.cow_name(s, s.cow_gen))?;
             return Ok(merge(dev, cow, s.chunk, len));
@@ -127,4 +147,46 @@ impl Engine {
     pub(crate) fn desired_cow_table(&self, set: &SetRecord) -> Result<Table> {
         Ok(linear(raw_devref(&set.shadow)?, sectors(set.shadow_size)))
     }
+}
+
+/// Region of an independent copy: the unit the kernel copies and its disk log tracks.
+/// 1 MiB: recovery copies one region at a time, so small regions are slow
+/// (`docs/kernel-findings.md`).
+pub const COPY_REGION: Sectors = Sectors(2048);
+
+/// Regions of a volume of `len` sectors.
+pub fn nr_regions(len: Sectors) -> u64 {
+    len.0.div_ceil(COPY_REGION.0)
+}
+
+/// `mirror disk 2 <log> <region> 2 <pit> 0 <target> 0 1 handle_errors`: reads come from
+/// the point-in-time leg; the kernel copies the regions the log marks dirty.
+pub fn mirror(log: DevRef, pit: DevRef, target: DevRef, len: Sectors) -> Table {
+    use crate::table::mirror::{MirrorFeature, MirrorLeg, MirrorLog, MirrorParams, SyncMode};
+    one(
+        len,
+        Target::Mirror(MirrorParams {
+            log: MirrorLog::Disk {
+                dev: log,
+                region: COPY_REGION,
+                sync: SyncMode::Default,
+            },
+            legs: vec![
+                MirrorLeg {
+                    dev: pit,
+                    offset: Sectors(0),
+                },
+                MirrorLeg {
+                    dev: target,
+                    offset: Sectors(0),
+                },
+            ],
+            features: vec![MirrorFeature::HandleErrors],
+        }),
+    )
+}
+
+/// A linear map of part of a device (the disk-log extent of a bitmap volume).
+pub fn linear_at(dev: DevRef, offset: Sectors, len: Sectors) -> Table {
+    one(len, Target::Linear(LinearParams { dev, offset }))
 }

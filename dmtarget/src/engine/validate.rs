@@ -2,7 +2,7 @@
 //! names, mounts). Everything is checked before anything changes.
 
 use super::volumes::VolumeRole;
-use super::{Engine, EngineError, Result, SetKind, SetSpec, MAX_NAME_BYTES};
+use super::{Engine, EngineError, Result, SetSpec, MAX_NAME_BYTES};
 use crate::units::{Bytes, Sectors};
 use crate::volume::BlockDevice;
 
@@ -57,11 +57,6 @@ impl Engine {
         }
         let chunk = spec.chunk.unwrap_or(super::DEFAULT_CHUNK);
         check_chunk(chunk)?;
-        if spec.kind == SetKind::Independent {
-            return Err(EngineError::NotSupported(
-                "independent sets are not implemented yet".into(),
-            ));
-        }
         if spec.overflow.is_some() {
             return Err(EngineError::NotSupported(
                 "overflow volumes are not implemented yet".into(),

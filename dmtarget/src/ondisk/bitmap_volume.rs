@@ -197,7 +197,10 @@ fn round_up(n: u64, align: u64) -> u64 {
 /// sectors, then `ceil(nr_regions / 64)` 64-bit words of clean bits, rounded up to 4096 (the
 /// kernel rounds to the logical block size, which is at most 4096 here).
 pub fn disk_log_bytes(nr_regions: u64) -> u64 {
-    round_up(super::disklog::DiskLog::device_bytes(nr_regions), REGION_ALIGN)
+    round_up(
+        super::disklog::DiskLog::device_bytes(nr_regions),
+        REGION_ALIGN,
+    )
 }
 
 /// dm-era persistent-data constants for the estimate (4096-byte metadata blocks).

@@ -168,6 +168,8 @@ pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
 pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenarios: &[Scenario]) {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let lab_dir = dsimage_lab::default_lab_dir(&format!("e2e-{name}"));
+    // Fresh disks every run: images of an earlier run may have other sizes or contents.
+    let _ = std::fs::remove_dir_all(&lab_dir);
     let cfg = LabConfig {
         name: format!("e2e-{name}"),
         lab_dir,

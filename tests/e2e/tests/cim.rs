@@ -271,7 +271,7 @@ fn errors_reach_clients(g: &mut Guest) {
            'same_device': create(Name='x', MasterVolume={m1:?}, ShadowVolume={m1:?}, BitmapVolume={b2:?}),\n\
            'shadow_in_use': create(Name='x', MasterVolume={m1:?}, ShadowVolume={s1:?}, BitmapVolume={b2:?}),\n\
            'duplicate': create(Name='one', MasterVolume={m1:?}, ShadowVolume={s2:?}, BitmapVolume={b2:?}),\n\
-           'independent': int(conn.InvokeMethod('CreateIISet', svc, Name='x', Type=pywbem.Uint16(1), MasterVolume={m1:?}, ShadowVolume={s2:?}, BitmapVolume={b2:?})[0]),\n\
+           'independent_small': int(conn.InvokeMethod('CreateIISet', svc, Name='x', Type=pywbem.Uint16(1), MasterVolume={m1:?}, ShadowVolume={b2:?}, BitmapVolume={s2:?})[0]),\n\
            'abort': code(lambda: conn.InvokeMethod('Abort', p)),\n\
          }}))"
     ));
@@ -288,7 +288,10 @@ fn errors_reach_clients(g: &mut Guest) {
     assert_eq!(r["same_device"], 5, "{r}");
     assert_eq!(r["shadow_in_use"], 6, "{r}");
     assert_eq!(r["duplicate"], 9, "{r}");
-    assert_eq!(r["independent"], 1, "{r}");
+    assert_eq!(
+        r["independent_small"], 12,
+        "independent shadow smaller than the master: {r}"
+    );
     assert_eq!(r["abort"], 7, "{r}");
     assert_eq!(state_of(g), before, "a refused request changed something");
     // wbemcli sees a CIM error for an unknown class.

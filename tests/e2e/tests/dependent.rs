@@ -370,9 +370,9 @@ fn refused_requests_change_nothing(g: &mut Guest) {
             "bitmap volume of set one",
         ),
         (
-            format!("enable --name x --type independent --master {m1} --shadow {s2} --bitmap {b2}"),
-            8,
-            "independent",
+            format!("enable --name x --type independent --master {m1} --shadow {s3} --bitmap {b2}"),
+            7,
+            "full copy of the master",
         ),
         (
             format!("enable --name x --master {m1} --shadow {s3} --bitmap {b2} --overflow {s2}"),

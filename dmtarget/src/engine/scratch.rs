@@ -19,8 +19,8 @@ pub fn file(state_dir: &Path, set_uuid: &str) -> PathBuf {
 }
 
 /// Bytes a scratch file needs for a copy source of `source` bytes: every chunk may be
-/// written once, plus one metadata area per 256 data chunks (32 KiB chunks), rounded
-/// generously.
+/// written once, plus the store's metadata (one area chunk per 256 data chunks at the
+/// smallest chunk size), rounded generously.
 pub fn size_for(source: Bytes) -> Bytes {
     Bytes(source.0 + source.0 / 64 + (4 << 20))
 }
@@ -104,8 +104,11 @@ mod tests {
 
     #[test]
     fn scratch_is_large_enough_for_every_chunk() {
-        let s = size_for(Bytes(1 << 30));
-        assert!(s.0 > (1 << 30) + (1 << 30) / 512 * 16);
+        // Every data chunk plus one metadata chunk per chunk*512/16 exceptions, at the
+        // smallest chunk allowed (4 KiB: one area per 256 chunks), plus the header.
+        let source = 1u64 << 30;
+        let s = size_for(Bytes(source));
+        assert!(s.0 >= source + source / 256 + 2 * 4096);
         assert!(file(Path::new("/s"), "ab").ends_with("scratch/ab.cow"));
     }
 }

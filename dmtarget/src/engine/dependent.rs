@@ -119,24 +119,7 @@ impl Engine {
                 next.volumes.push(self.volume_record(dev));
             }
         }
-        let t = now();
-        let mut rec = SetRecord {
-            name: c.name.clone(),
-            uuid: super::new_uuid(),
-            kind: SetKind::Dependent,
-            master: c.master.path.clone(),
-            shadow: c.shadow.path.clone(),
-            bitmap: c.bitmap.path.clone(),
-            overflow: None,
-            chunk: c.chunk,
-            master_size: c.master.size,
-            shadow_size: c.shadow.size,
-            cow_gen: 0,
-            op: SetOp::Idle,
-            created: t,
-            last_modified: t,
-            last_freeze_us: None,
-        };
+        let mut rec = c.record(SetKind::Dependent);
         let master_top = self.top_name(&rec.master);
         let shadow_top = self.top_name(&rec.shadow);
         let cow = names::cow(&shadow_top, rec.cow_gen);

@@ -119,24 +119,7 @@ impl Engine {
                 next.volumes.push(self.volume_record(dev));
             }
         }
-        let t = now();
-        let rec = SetRecord {
-            name: c.name.clone(),
-            uuid: super::new_uuid(),
-            kind: SetKind::Independent,
-            master: c.master.path.clone(),
-            shadow: c.shadow.path.clone(),
-            bitmap: c.bitmap.path.clone(),
-            overflow: None,
-            chunk: c.chunk,
-            master_size: c.master.size,
-            shadow_size: c.shadow.size,
-            cow_gen: 0,
-            op: SetOp::Idle,
-            created: t,
-            last_modified: t,
-            last_freeze_us: None,
-        };
+        let rec = c.record(SetKind::Independent);
         self.write_bitmap_header(&rec)?;
         let before = self.cfg.clone();
         let mut created = Vec::new();

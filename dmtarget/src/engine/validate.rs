@@ -16,6 +16,30 @@ pub(crate) struct CheckedSet {
     pub chunk: Sectors,
 }
 
+impl CheckedSet {
+    /// The configuration record of the set about to be enabled, idle, point in time now.
+    pub(crate) fn record(&self, kind: super::SetKind) -> super::config::SetRecord {
+        let t = super::now();
+        super::config::SetRecord {
+            name: self.name.clone(),
+            uuid: super::new_uuid(),
+            kind,
+            master: self.master.path.clone(),
+            shadow: self.shadow.path.clone(),
+            bitmap: self.bitmap.path.clone(),
+            overflow: None,
+            chunk: self.chunk,
+            master_size: self.master.size,
+            shadow_size: self.shadow.size,
+            cow_gen: 0,
+            op: super::config::SetOp::Idle,
+            created: t,
+            last_modified: t,
+            last_freeze_us: None,
+        }
+    }
+}
+
 pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(EngineError::InvalidArgument("set name is empty".into()));

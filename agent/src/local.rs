@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Subcommand;
-use dmtarget::engine::{Direction, Engine, EngineError, EngineOptions, SetKind, SetSpec};
+use dmtarget::engine::{
+    CopyParams, Direction, Engine, EngineError, EngineOptions, SetKind, SetSpec,
+};
 use dmtarget::units::Sectors;
 use serde::Serialize;
 
@@ -45,6 +47,24 @@ pub enum LocalCommand {
     Copy { name: String, direction: Direction },
     /// Update (changed chunks only) in a direction (to_shadow | to_master).
     Update { name: String, direction: Direction },
+    /// Suspend the running copy of an independent set (resume continues it).
+    Suspend { name: String },
+    /// Resume a suspended copy.
+    Resume { name: String },
+    /// Abort the copy of an independent set: its target stays dependent on its source
+    /// until a new copy or update in the same direction.
+    Abort { name: String },
+    /// Throttle the copies of an independent set: `--units` chunks per batch, then
+    /// `--delay-ms` of pause after each batch; `--clear` removes the throttle.
+    CopyParams {
+        name: String,
+        #[arg(long, required_unless_present = "clear")]
+        units: Option<u64>,
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        #[arg(long, conflicts_with = "units")]
+        clear: bool,
+    },
     /// Status of one set, or of all sets.
     Status { name: Option<String> },
     /// Wait until a set's operation is over.
@@ -130,6 +150,18 @@ pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
             }
             LocalCommand::Copy { name, direction } => print(&engine.copy(&name, direction)?),
             LocalCommand::Update { name, direction } => print(&engine.update(&name, direction)?),
+            LocalCommand::Suspend { name } => print(&engine.suspend_copy(&name)?.into_inner()),
+            LocalCommand::Resume { name } => print(&engine.resume_copy(&name)?.into_inner()),
+            LocalCommand::Abort { name } => print(&engine.abort_copy(&name)?.into_inner()),
+            LocalCommand::CopyParams {
+                name,
+                units,
+                delay_ms,
+                clear: _,
+            } => print(
+                &engine
+                    .set_copy_params(&name, units.map(|units| CopyParams { units, delay_ms }))?,
+            ),
             LocalCommand::Status { name: Some(n) } => print(&engine.status(&n)?),
             LocalCommand::Status { name: None } => print(&engine.sets()?),
             LocalCommand::Wait { name, timeout_ms } => {

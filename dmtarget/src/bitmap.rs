@@ -203,6 +203,22 @@ impl ChunkBitmap {
         })
     }
 
+    /// The same marks at another granularity: this bitmap has one bit per `from` sectors
+    /// of a device of `len` sectors; the result has one bit per `to` sectors, set where
+    /// any marked sector falls (so nothing marked is lost when `to` is coarser).
+    pub fn rescale(&self, from: Sectors, to: Sectors, len: Sectors) -> ChunkBitmap {
+        let (from, to) = (from.0.max(1), to.0.max(1));
+        let mut out = ChunkBitmap::new(len.0.div_ceil(to));
+        for (start, n) in self.ranges() {
+            let first = start.saturating_mul(from).min(len.0);
+            let end = (start + n).saturating_mul(from).min(len.0);
+            if first < end {
+                out.bits.insert_range(first / to..end.div_ceil(to));
+            }
+        }
+        out
+    }
+
     /// Set bits as a percentage of all chunks (0 for a bitmap over no chunks).
     pub fn percent_set(&self) -> f64 {
         if self.nr_chunks == 0 {
@@ -389,6 +405,30 @@ fn le_u32(b: &[u8]) -> u32 {
 
 fn le_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod rescale_tests {
+    use super::*;
+
+    #[test]
+    fn rescale_keeps_every_marked_sector() {
+        // 8-sector blocks 1 and 5..7 of a 60-sector device, to 16-sector regions.
+        let mut b = ChunkBitmap::new(8);
+        b.set(1).unwrap();
+        b.set_range(5..8).unwrap();
+        let r = b.rescale(Sectors(8), Sectors(16), Sectors(60));
+        assert_eq!(r.nr_chunks(), 4);
+        assert_eq!(r.iter().collect::<Vec<_>>(), vec![0, 2, 3]);
+        // Finer: region 1 of 16 sectors -> 4-sector chunks 4..8, clipped to the device.
+        let mut c = ChunkBitmap::new(4);
+        c.set(3).unwrap();
+        let f = c.rescale(Sectors(16), Sectors(4), Sectors(60));
+        assert_eq!(f.nr_chunks(), 15);
+        assert_eq!(f.iter().collect::<Vec<_>>(), vec![12, 13, 14]);
+        // Same unit: identity.
+        assert_eq!(b.rescale(Sectors(8), Sectors(8), Sectors(64)), b);
+    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,11 @@ pub(super) fn status(state: SetState) -> SetStatus {
         created: 1_700_000_000,
         last_modified: 1_700_000_600,
         last_freeze_us: Some(1500),
+        copy_control: None,
+        copy_region_bytes: None,
+        copy_regions: None,
+        copy_regions_left: None,
+        copy_params: None,
     }
 }
 

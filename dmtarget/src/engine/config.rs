@@ -85,6 +85,10 @@ pub struct VolumeRecord {
     pub size: Bytes,
     /// Serial number when the kernel exposes one, to notice a different disk at a path.
     pub serial: Option<String>,
+    /// Block size of the volume's dm-era device (`<top>.era`, between the top and the raw
+    /// device) once an independent set tracks changes on it; `None`: no era device.
+    #[serde(default)]
+    pub era_block: Option<Sectors>,
 }
 
 /// The long-running operation a set is in; persisted so that a restart continues it.
@@ -106,7 +110,76 @@ pub enum SetOp {
     Copying {
         direction: Direction,
         started: u64,
+        /// Region of the mirror and its disk log (`None`: written by a version that
+        /// always used 1 MiB).
+        #[serde(default)]
+        region: Option<Sectors>,
+        /// How far the start got; see [`CopyPhase`].
+        #[serde(default)]
+        phase: CopyPhase,
+        /// When the copy replaces a stopped one: that copy's region (its point-in-time
+        /// generation is this one's minus one), to go back to if this one never starts.
+        #[serde(default)]
+        replaces_region: Option<Sectors>,
+        /// Regions the disk log marked dirty when the copy started (progress base).
+        #[serde(default)]
+        regions_to_copy: Option<u64>,
+        /// A full copy (every region) rather than an update.
+        #[serde(default)]
+        full: bool,
+        /// Update: the eras it counts changes from (the set's eras before it).
+        #[serde(default)]
+        since: Option<SetEras>,
+        /// The eras that began just before the point in time: the set's eras once the
+        /// copy runs.
+        #[serde(default)]
+        began: Option<SetEras>,
+        /// Whether the kernel may copy (see [`CopyControl`]).
+        #[serde(default)]
+        control: CopyControl,
+        /// Generation of the point-in-time device and its scratch area; a copy that
+        /// restarts a suspended one takes the other name.
+        #[serde(default)]
+        pit_gen: u32,
     },
+}
+
+/// Who holds the regions still to copy: the kernel (`Run`, or between the batches of
+/// a throttled copy), or the engine, on the bitmap volume's bitmap slot, while the copy
+/// is suspended or aborted. Reads of the target come from the point-in-time image either
+/// way, so the target is always right; it depends on the source until the copy ends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyControl {
+    #[default]
+    Run,
+    /// Stopped by the user; `resume` continues it.
+    Suspended,
+    /// Stopped by the user for good: the target stays dependent on the source until a
+    /// new copy or update.
+    Aborted,
+}
+
+/// How fast an independent copy may go: the kernel gets `units` chunks to copy, then
+/// waits `delay_ms` after they are copied before it gets the next batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyParams {
+    pub units: u64,
+    pub delay_ms: u64,
+}
+
+/// How far the start of a copy got, for restore after a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyPhase {
+    /// Decided and persisted; nothing durable happened yet. Restore drops the copy.
+    Decided,
+    /// The point-in-time device exists (its scratch file keeps it across reboots).
+    /// Restore rebuilds the copy's devices and completes the start.
+    PitTaken,
+    /// The kernel's log holds every region to copy.
+    #[default]
+    Running,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +203,21 @@ pub struct SetRecord {
     pub last_modified: u64,
     /// Freeze window of the last point in time taken, in microseconds.
     pub last_freeze_us: Option<u64>,
+    /// Independent sets: the eras of the master's and the shadow's era devices that began
+    /// at the set's last point in time; blocks written in them or later are changes.
+    /// `None`: unknown, every chunk counts as changed.
+    #[serde(default)]
+    pub eras: Option<SetEras>,
+    /// Independent sets: throttling of copies (`None`: as fast as the kernel goes).
+    #[serde(default)]
+    pub copy_params: Option<CopyParams>,
+}
+
+/// See [`SetRecord::eras`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetEras {
+    pub master: u32,
+    pub shadow: u32,
 }
 
 impl SetRecord {
@@ -249,6 +337,7 @@ mod tests {
             top: "dsimage-vdb".into(),
             size: Bytes(1 << 20),
             serial: Some("d0".into()),
+            era_block: Some(Sectors(64)),
         });
         cfg.sets.push(SetRecord {
             name: "s1".into(),
@@ -269,6 +358,14 @@ mod tests {
             created: 1,
             last_modified: 2,
             last_freeze_us: Some(1500),
+            eras: Some(SetEras {
+                master: 3,
+                shadow: 7,
+            }),
+            copy_params: Some(CopyParams {
+                units: 100,
+                delay_ms: 20,
+            }),
         });
         store.save(&mut cfg).unwrap();
         assert_eq!(cfg.generation, 1);
@@ -276,6 +373,31 @@ mod tests {
         assert_eq!(back, cfg);
         assert!(back.sets[0].compact());
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn copy_records_of_the_first_format_still_load() {
+        let op: SetOp =
+            serde_json::from_str(r#"{"op":"copying","direction":"to_shadow","started":5}"#)
+                .unwrap();
+        assert_eq!(
+            op,
+            SetOp::Copying {
+                direction: Direction::ToShadow,
+                started: 5,
+                region: None,
+                phase: CopyPhase::Running,
+                replaces_region: None,
+                regions_to_copy: None,
+                full: false,
+                since: None,
+                began: None,
+                control: CopyControl::Run,
+                pit_gen: 0,
+            }
+        );
+        let back: SetOp = serde_json::from_str(&serde_json::to_string(&op).unwrap()).unwrap();
+        assert_eq!(back, op);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::config::{Config, ConfigStore, SetOp, SetRecord};
+use super::independent::CopyKind;
 use super::tables::{linear, merge, origin, raw_devref, sectors, snapshot};
 use super::validate::CheckedSet;
 use super::{
@@ -133,7 +134,7 @@ impl Engine {
         }
         self.write_bitmap_header(&rec)?;
 
-        let master_dev = raw_devref(&rec.master)?;
+        let master_dev = self.data_devref(&rec.master)?;
         let shadow_path = rec.shadow.clone();
         let mut txn = Txn::new(&self.dm);
         for (dev, top) in [(&c.master, &master_top), (&c.shadow, &shadow_top)] {
@@ -192,12 +193,16 @@ impl Engine {
     /// Full copy in `dir`. For a dependent set this is the same as an update: the shadow
     /// holds only what differs, so there is nothing more to copy.
     pub fn copy(&mut self, name: &str, dir: Direction) -> Result<SetStatus> {
-        self.update(name, dir)
+        self.copy_or_update(name, dir, CopyKind::Full)
     }
 
     /// Update in `dir`: master->shadow takes a new point in time now; shadow->master starts
     /// copying the changed chunks back (see [`Engine::wait`]).
     pub fn update(&mut self, name: &str, dir: Direction) -> Result<SetStatus> {
+        self.copy_or_update(name, dir, CopyKind::Update)
+    }
+
+    fn copy_or_update(&mut self, name: &str, dir: Direction, kind: CopyKind) -> Result<SetStatus> {
         let rec = self.set_record(name)?.clone();
         if rec.op != SetOp::Idle {
             return Err(EngineError::Busy(format!(
@@ -213,9 +218,21 @@ impl Engine {
             (SetKind::Independent, dir) => {
                 if dir == Direction::ToMaster {
                     self.check_master_writable(&rec)?;
+                    if let Some(d) = self
+                        .cfg
+                        .sets
+                        .iter()
+                        .find(|s| s.kind == SetKind::Dependent && s.master == rec.master)
+                    {
+                        return Err(EngineError::Conflict(format!(
+                            "the master {} is also the master of dependent set {}, whose \
+                             shadow would not see a copy to the master; disable it first",
+                            rec.master.display(),
+                            d.name
+                        )));
+                    }
                 }
-                // No change tracking at rest yet: an update copies everything.
-                self.start_copy(&rec, dir)?;
+                self.start_copy(&rec, dir, kind)?;
             }
         }
         self.status(name)
@@ -246,7 +263,7 @@ impl Engine {
         txn.load(
             &shadow_top,
             &snapshot(
-                raw_devref(&rec.master)?,
+                self.data_devref(&rec.master)?,
                 cow_info.devref(),
                 rec.chunk,
                 sectors(rec.master_size),
@@ -345,7 +362,7 @@ impl Engine {
         save_config(&self.store, &mut self.cfg, next)?;
         let result = (|| -> Result<()> {
             let mut txn = Txn::new(&self.dm);
-            let master_dev = raw_devref(&rec.master)?;
+            let master_dev = self.data_devref(&rec.master)?;
             let len = sectors(rec.master_size);
             let master_ref = self.dm_devref(&master_top)?;
             let cow_ref = self.dm_devref(&self.cow_name(rec, rec.cow_gen))?;
@@ -444,7 +461,7 @@ impl Engine {
         txn.suspend(&master_top, Lockfs::Skip)?;
         txn.load(
             &master_top,
-            &origin(raw_devref(&rec.master)?, sectors(rec.master_size)),
+            &origin(self.data_devref(&rec.master)?, sectors(rec.master_size)),
             false,
         )?;
         txn.resume(&master_top)?;
@@ -471,10 +488,38 @@ impl Engine {
             )));
         }
         if rec.kind == SetKind::Independent {
-            // At rest both tops are plain maps already.
+            // At rest both tops are plain maps already; change tracking stays under a
+            // volume while another set uses it.
             let mut next = self.cfg.clone();
             next.sets.retain(|s| s.name != name);
-            return save_config(&self.store, &mut self.cfg, next);
+            let unused: Vec<_> = next
+                .volumes
+                .iter()
+                .filter(|v| v.path == rec.master || v.path == rec.shadow)
+                .filter(|v| v.era_block.is_some())
+                .filter(|v| {
+                    !next
+                        .sets
+                        .iter()
+                        .any(|s| s.master == v.path || s.shadow == v.path)
+                })
+                .cloned()
+                .collect();
+            for v in next.volumes.iter_mut() {
+                if unused.iter().any(|u| u.path == v.path) {
+                    v.era_block = None;
+                }
+            }
+            save_config(&self.store, &mut self.cfg, next)?;
+            for v in &unused {
+                if let Err(e) = self.remove_era_device(v) {
+                    eprintln!(
+                        "dsimage: could not remove the change tracking of {}: {e}",
+                        v.path.display()
+                    );
+                }
+            }
+            return Ok(());
         }
         let master_top = self.top_name(&rec.master);
         let shadow_top = self.top_name(&rec.shadow);
@@ -497,7 +542,7 @@ impl Engine {
         if !others {
             txn.load(
                 &master_top,
-                &linear(raw_devref(&rec.master)?, sectors(rec.master_size)),
+                &linear(self.data_devref(&rec.master)?, sectors(rec.master_size)),
                 false,
             )?;
         }

@@ -1,60 +1,105 @@
 //! Independent sets: a full copy in the kernel from an instant point in time.
 //!
 //! Copy in direction source -> target (master -> shadow at enable):
-//! - source top: `snapshot-origin <source>`;
-//! - `<shadow top>.pit`: `snapshot <source> <scratch> P <chunk>` freezes the source image
-//!   (scratch: see [`super::scratch`]);
+//! - source top: `snapshot-origin <source data>` (the data device is the volume's era
+//!   device, [`super::tracking`]);
+//! - `<shadow top>.pit<g>`: `snapshot <source data> <scratch> P <chunk>` freezes the
+//!   source image (scratch: see [`super::scratch`]);
 //! - `<shadow top>.log`: linear over the disk-log extent of the bitmap volume;
-//! - target top: `mirror disk 2 <log> <region> 2 <pit> 0 <target> 0 1 handle_errors`:
-//!   the target is readable and writable at once (reads come from the point-in-time
-//!   leg), the kernel copies every region the log marks dirty.
+//! - target top: `mirror disk 2 <log> <region> 2 <pit> 0 <target data> 0 1
+//!   handle_errors`: the target is readable and writable at once (reads come from the
+//!   point-in-time leg), the kernel copies every region the log marks dirty.
 //!
-//! When the mirror reports every region in sync both tops return to `linear`, and the
-//! pit, log and scratch go away. The disk log is kept by the kernel, so after a crash or
-//! a reboot restore loads the same tables and the copy resumes where the log says.
+//! The point in time is the moment the pit device is created, with the source top
+//! suspended: that is the only freeze of the source. A full copy marks every region
+//! dirty; an update first loads a clean log, then reads what changed on either side
+//! since the set's last point in time (era devices + the persisted bitmap) and reloads
+//! the target's mirror with those regions dirty.
 //!
-//! Change tracking at rest (dm-era) is not there yet: until it is, every chunk of an
-//! idle independent set counts as changed, and an update copies everything.
+//! When the mirror reports every region in sync, the chunks written on either side
+//! during the copy (the pit's exceptions) become the persisted bitmap and both tops
+//! return to their resting tables; pit, log and scratch go away. The disk log is kept
+//! by the kernel, so after a crash or a reboot restore loads the same tables and the
+//! copy resumes where the log says.
+//!
+//! Crash safety: the copy is persisted as decided before anything changes, as
+//! `PitTaken` once the point-in-time device exists (before the target's mirror runs),
+//! and as running once the kernel's log holds every region to copy. Restore drops a
+//! copy whose point in time was not taken (a replaced stopped copy comes back, aborted)
+//! and completes the start of one whose point in time was ([`Engine::complete_start`]).
+//!
+//! Suspend, abort, resume and throttling are in [`super::copyctl`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::config::{Config, SetOp, SetRecord};
+use super::config::{CopyControl, CopyPhase, SetEras, SetOp, SetRecord};
 use super::dependent::save_config;
-use super::tables::{linear, linear_at, mirror, nr_regions, origin, raw_devref, sectors, snapshot};
+use super::tables::{
+    linear_at, mirror, nr_regions, origin, raw_devref, sectors, snapshot, update_region,
+    FULL_COPY_REGION, LEGACY_COPY_REGION,
+};
+use super::tracking::era_block_for;
 use super::validate::CheckedSet;
-use super::{names, now, scratch, Direction, Engine, EngineError, Result, SetKind, SetStatus};
+use super::{
+    fault, names, now, scratch, Direction, Engine, EngineError, Result, SetKind, SetStatus,
+};
 use crate::bitmap::ChunkBitmap;
 use crate::dm::{Lockfs, Txn};
 use crate::ondisk::bitmap_volume::{BitmapVolume, Extent};
 use crate::ondisk::disklog::DiskLog;
-use crate::ondisk::{BlockDev, DirectFile};
+use crate::ondisk::{exstore, DirectFile};
 use crate::table::{MirrorStatus, Table};
 use crate::units::Sectors;
 
-fn fmt_err(what: &str) -> impl Fn(crate::ondisk::FormatError) -> EngineError + '_ {
+/// Whether a copy moves everything or only what changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CopyKind {
+    Full,
+    Update,
+}
+
+/// The region of a copy in progress, as persisted.
+pub(crate) fn copy_region(op: &SetOp) -> Sectors {
+    match op {
+        SetOp::Copying { region, .. } => region.unwrap_or(LEGACY_COPY_REGION),
+        _ => LEGACY_COPY_REGION,
+    }
+}
+
+/// The point-in-time generation of a copy in progress (0 when idle).
+pub(crate) fn pit_gen(op: &SetOp) -> u32 {
+    match op {
+        SetOp::Copying { pit_gen, .. } => *pit_gen,
+        _ => 0,
+    }
+}
+
+pub(crate) fn fmt_err(what: &str) -> impl Fn(crate::ondisk::FormatError) -> EngineError + '_ {
     move |e| EngineError::Failed(format!("{what}: {e}"))
 }
 
 impl Engine {
     /// (source raw, target raw) of a copy.
-    fn copy_ends(rec: &SetRecord, dir: Direction) -> (PathBuf, PathBuf) {
+    pub(crate) fn copy_ends(rec: &SetRecord, dir: Direction) -> (PathBuf, PathBuf) {
         match dir {
             Direction::ToShadow => (rec.master.clone(), rec.shadow.clone()),
             Direction::ToMaster => (rec.shadow.clone(), rec.master.clone()),
         }
     }
 
-    fn scratch_file(&self, rec: &SetRecord) -> PathBuf {
-        scratch::file(&self.opts.state_dir, &rec.uuid)
+    pub(crate) fn scratch_file(&self, rec: &SetRecord, gen: u32) -> PathBuf {
+        scratch::file(&self.opts.state_dir, &rec.uuid, gen)
     }
 
-    /// The disk-log extent of the set's bitmap volume.
-    fn log_extent(&self, rec: &SetRecord) -> Result<Extent> {
+    /// The disk-log extent of the set's bitmap volume, and the smallest region its
+    /// size allows.
+    fn log_extent(&self, rec: &SetRecord) -> Result<(Extent, Sectors)> {
         let bv =
             BitmapVolume::open_path(&rec.bitmap).map_err(fmt_err("opening the bitmap volume"))?;
         let ext = bv.layout().disk_log;
-        let need = DiskLog::device_bytes(nr_regions(sectors(rec.master_size)));
+        let min_region = bv.layout().region_size;
+        let need = DiskLog::device_bytes(nr_regions(sectors(rec.master_size), min_region));
         if ext.len < need {
             return Err(EngineError::Failed(format!(
                 "the disk-log region of {} holds {} bytes, {need} needed",
@@ -62,11 +107,11 @@ impl Engine {
                 ext.len
             )));
         }
-        Ok(ext)
+        Ok((ext, min_region))
     }
 
     pub(crate) fn log_table(&self, rec: &SetRecord) -> Result<Table> {
-        let ext = self.log_extent(rec)?;
+        let (ext, _) = self.log_extent(rec)?;
         Ok(linear_at(
             raw_devref(&rec.bitmap)?,
             Sectors(ext.offset / 512),
@@ -74,32 +119,60 @@ impl Engine {
         ))
     }
 
+    /// The regions the kernel still has to copy, from the disk log on the bitmap volume
+    /// (current once the mirror is suspended: suspending flushes the log).
+    pub(crate) fn read_disk_log(&self, rec: &SetRecord) -> Result<ChunkBitmap> {
+        let (ext, _) = self.log_extent(rec)?;
+        let nr = nr_regions(sectors(rec.master_size), copy_region(&rec.op));
+        let mut dev = DirectFile::open(&rec.bitmap, false)
+            .map_err(|e| EngineError::io(format!("opening {}", rec.bitmap.display()), e))?;
+        let log = DiskLog::read_from(&mut dev, ext.offset, nr)
+            .map_err(fmt_err("reading the disk log"))?;
+        Ok(match log {
+            Some(l) => l.dirty(),
+            None => ChunkBitmap::full(nr),
+        })
+    }
+
+    /// Writes the disk log so that the kernel copies exactly `dirty` (regions).
+    pub(crate) fn write_disk_log(&self, rec: &SetRecord, dirty: &ChunkBitmap) -> Result<()> {
+        let (ext, _) = self.log_extent(rec)?;
+        let mut dev = DirectFile::open(&rec.bitmap, true)
+            .map_err(|e| EngineError::io(format!("opening {}", rec.bitmap.display()), e))?;
+        DiskLog::copying(dirty)
+            .write_to(&mut dev, ext.offset)
+            .map_err(fmt_err("writing the disk log"))
+    }
+
     /// The point-in-time snapshot of a copy's source (the scratch loop device must be
     /// attached).
-    pub(crate) fn pit_table(&self, rec: &SetRecord, dir: Direction) -> Result<Table> {
+    pub(crate) fn pit_table(&self, rec: &SetRecord, dir: Direction, gen: u32) -> Result<Table> {
         let (src, _) = Self::copy_ends(rec, dir);
-        let loopdev = scratch::attached(&self.scratch_file(rec)).ok_or_else(|| {
+        let loopdev = scratch::attached(&self.scratch_file(rec, gen)).ok_or_else(|| {
             EngineError::Failed(format!(
                 "the scratch area of set {} is not attached",
                 rec.name
             ))
         })?;
         Ok(snapshot(
-            raw_devref(&src)?,
+            self.data_devref(&src)?,
             raw_devref(&loopdev)?,
             rec.chunk,
             sectors(rec.master_size),
         ))
     }
 
-    /// The mirror of a copy's target top (the log and pit devices must exist).
+    /// The mirror of a copy's target top, for the copy in `rec.op` (the log and pit
+    /// devices must exist). The target leg is the target's era device, so that other
+    /// sets of the same volume see what the copy wrote.
     pub(crate) fn target_table(&self, rec: &SetRecord, dir: Direction) -> Result<Table> {
         let (_, dst) = Self::copy_ends(rec, dir);
         let shadow_top = self.top_name(&rec.shadow);
         Ok(mirror(
             self.dm_devref(&names::log(&shadow_top))?,
-            self.dm_devref(&names::pit(&shadow_top))?,
-            raw_devref(&dst)?,
+            copy_region(&rec.op),
+            self.dm_devref(&names::pit(&shadow_top, pit_gen(&rec.op)))?,
+            self.data_devref(&dst)?,
             sectors(rec.master_size),
         ))
     }
@@ -114,39 +187,52 @@ impl Engine {
             });
         }
         let mut next = self.cfg.clone();
+        let mut new_volumes = Vec::new();
         for dev in [&c.master, &c.shadow] {
             if next.volume(&dev.path).is_none() {
                 next.volumes.push(self.volume_record(dev));
+                new_volumes.push(dev.path.clone());
             }
         }
         let rec = c.record(SetKind::Independent);
-        self.write_bitmap_header(&rec)?;
         let before = self.cfg.clone();
-        let mut created = Vec::new();
+        let tracked_before: Vec<_> = [&c.master.path, &c.shadow.path]
+            .into_iter()
+            .filter(|p| self.cfg.volume(p).is_some_and(|v| v.era_block.is_some()))
+            .cloned()
+            .collect();
         {
             let mut txn = Txn::new(&self.dm);
-            for (dev, top) in [
-                (&c.master, self.top_name(&rec.master)),
-                (&c.shadow, self.top_name(&rec.shadow)),
-            ] {
-                if !self.dm.exists(&top)? {
-                    txn.create(
-                        &top,
-                        None,
-                        &linear(raw_devref(&dev.path)?, sectors(dev.size)),
-                        false,
-                    )?;
-                    created.push(top);
-                }
-            }
+            let added = self.add_era_devices(
+                &mut txn,
+                &mut next,
+                &[&c.master.path, &c.shadow.path],
+                era_block_for(rec.chunk),
+            );
+            let header = added.and_then(|()| self.write_bitmap_header(&rec));
             next.sets.push(rec.clone());
-            save_config(&self.store, &mut self.cfg, next)?;
+            let saved = header.and_then(|()| save_config(&self.store, &mut self.cfg, next));
+            if let Err(e) = saved {
+                drop(txn);
+                self.release_era_files(&before, &[&c.master.path, &c.shadow.path]);
+                return Err(e);
+            }
             txn.commit();
         }
-        if let Err(e) = self.start_copy(&rec, Direction::ToShadow) {
-            // Back to before the enable: the configuration and the tops made for it.
-            for top in &created {
-                let _ = self.dm.remove(top);
+        if let Err(e) = self.start_copy(&rec, Direction::ToShadow, CopyKind::Full) {
+            // Back to before the enable: tops and era devices made for it, configuration.
+            let cfg = self.cfg.clone();
+            for path in [&c.master.path, &c.shadow.path] {
+                let Some(vol) = cfg.volume(path) else {
+                    continue;
+                };
+                if new_volumes.contains(path) {
+                    let _ = self.dm.remove(&vol.top);
+                    let _ = self.dm.remove(&names::era(&vol.top));
+                    let _ = scratch::release(&self.era_file(&vol.top));
+                } else if !tracked_before.contains(path) {
+                    let _ = self.remove_era_device(vol);
+                }
             }
             let _ = save_config(&self.store, &mut self.cfg, before);
             return Err(e);
@@ -154,69 +240,246 @@ impl Engine {
         self.status(&c.name)
     }
 
-    /// Starts a full copy in `dir` at a new point in time (every region dirty).
-    pub(crate) fn start_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
+    /// Deletes era metadata files made for volumes that `cfg` does not track.
+    fn release_era_files(&self, cfg: &super::config::Config, paths: &[&std::path::Path]) {
+        for p in paths {
+            let top = self.top_name(p);
+            if cfg.volume(p).is_none_or(|v| v.era_block.is_none()) {
+                let _ = scratch::release(&self.era_file(&top));
+            }
+        }
+    }
+
+    /// Starts a copy in `dir` at a new point in time: every region (`Full`) or the
+    /// chunks that changed since the last one (`Update`). A suspended or aborted copy
+    /// in the same direction is replaced by the new one.
+    pub(crate) fn start_copy(
+        &mut self,
+        rec: &SetRecord,
+        dir: Direction,
+        kind: CopyKind,
+    ) -> Result<()> {
+        let old_gen = match rec.op {
+            SetOp::Idle => None,
+            SetOp::Copying {
+                direction,
+                control: CopyControl::Suspended | CopyControl::Aborted,
+                phase: CopyPhase::Running,
+                pit_gen,
+                ..
+            } => {
+                if direction != dir {
+                    return Err(EngineError::Conflict(format!(
+                        "set {} has a stopped copy {direction}: its target still depends on \
+                         its source, so only a copy or update {direction} can replace it",
+                        rec.name
+                    )));
+                }
+                Some(pit_gen)
+            }
+            _ => {
+                return Err(EngineError::Busy(format!(
+                    "set {} is busy ({}); wait for it to finish",
+                    rec.name,
+                    super::dependent::op_name(&rec.op)
+                )))
+            }
+        };
+        let gen = old_gen.map_or(0, |g| g.wrapping_add(1));
         let (src, dst) = Self::copy_ends(rec, dir);
         let (src_top, dst_top) = (self.top_name(&src), self.top_name(&dst));
         let shadow_top = self.top_name(&rec.shadow);
         let len = sectors(rec.master_size);
-        let ext = self.log_extent(rec)?;
-        let mut dev = DirectFile::open(&rec.bitmap, true)
-            .map_err(|e| EngineError::io(format!("opening {}", rec.bitmap.display()), e))?;
-        DiskLog::copying(&ChunkBitmap::full(nr_regions(len)))
-            .write_to(&mut dev, ext.offset)
-            .map_err(fmt_err("writing the disk log"))?;
-        dev.sync_data()
-            .map_err(|e| EngineError::io("syncing the bitmap volume", e))?;
-        drop(dev);
-        let file = self.scratch_file(rec);
+        let (_, min_region) = self.log_extent(rec)?;
+        let region = match kind {
+            CopyKind::Full => FULL_COPY_REGION,
+            CopyKind::Update => update_region(rec.chunk),
+        }
+        .max(min_region);
+        let began = self.current_eras(rec)?;
+        let file = self.scratch_file(rec, gen);
         scratch::attach(&file, scratch::size_for(rec.master_size), true)?;
 
-        // Persist first: from here on a crash resumes the copy.
+        // Persist the decision first: a crash before the point in time drops it.
         let before = self.cfg.clone();
         let mut next = before.clone();
+        let mut cur = rec.clone();
+        cur.op = SetOp::Copying {
+            direction: dir,
+            started: now(),
+            region: Some(region),
+            phase: CopyPhase::Decided,
+            replaces_region: old_gen.map(|_| copy_region(&rec.op)),
+            regions_to_copy: None,
+            full: kind == CopyKind::Full,
+            since: rec.eras,
+            began,
+            control: CopyControl::Run,
+            pit_gen: gen,
+        };
         if let Some(s) = next.set_mut(&rec.name) {
-            s.op = SetOp::Copying {
-                direction: dir,
-                started: now(),
-            };
-            s.last_modified = now();
+            s.op = cur.op.clone();
         }
-        save_config(&self.store, &mut self.cfg, next)?;
+        if let Err(e) = save_config(&self.store, &mut self.cfg, next) {
+            let _ = scratch::release(&file);
+            return Err(e);
+        }
         let result = (|| -> Result<u64> {
             let mut txn = Txn::new(&self.dm);
-            txn.create(&names::log(&shadow_top), None, &self.log_table(rec)?, false)?;
+            if old_gen.is_none() {
+                txn.create(&names::log(&shadow_top), None, &self.log_table(rec)?, false)?;
+            }
+            fault::point("copy.decided")?;
+            txn.suspend(&dst_top, Lockfs::Skip)?;
+            let nr = nr_regions(len, region);
+            let dirty = match kind {
+                CopyKind::Full => ChunkBitmap::full(nr),
+                CopyKind::Update => ChunkBitmap::new(nr),
+            };
+            self.write_disk_log(&cur, &dirty)?;
             let t0 = Instant::now();
             txn.suspend(&src_top, Lockfs::Freeze)?;
-            txn.suspend(&dst_top, Lockfs::Skip)?;
-            txn.load(&src_top, &origin(raw_devref(&src)?, len), false)?;
+            fault::point("copy.suspended")?;
+            if old_gen.is_none() {
+                txn.load(&src_top, &origin(self.data_devref(&src)?, len), false)?;
+            }
             txn.create(
-                &names::pit(&shadow_top),
+                &names::pit(&shadow_top, gen),
                 None,
-                &self.pit_table(rec, dir)?,
+                &self.pit_table(rec, dir, gen)?,
                 false,
             )?;
-            txn.load(&dst_top, &self.target_table(rec, dir)?, false)?;
-            txn.resume(&dst_top)?;
             txn.resume(&src_top)?;
             let freeze = t0.elapsed().as_micros() as u64;
+            // Before the target's mirror runs: from here a crash keeps the point in time.
+            let mut next = self.cfg.clone();
+            if let Some(SetOp::Copying { phase, .. }) = next.set_mut(&rec.name).map(|s| &mut s.op) {
+                *phase = CopyPhase::PitTaken;
+            }
+            save_config(&self.store, &mut self.cfg, next)?;
+            fault::point("copy.pit_taken")?;
+            txn.load(&dst_top, &self.target_table(&cur, dir)?, false)?;
+            fault::point("copy.loaded")?;
+            txn.resume(&dst_top)?;
+            fault::point("copy.resumed")?;
             txn.commit();
             Ok(freeze)
         })();
-        match result {
-            Ok(freeze) => {
-                let mut next = self.cfg.clone();
-                if let Some(s) = next.set_mut(&rec.name) {
-                    s.last_freeze_us = Some(freeze);
-                }
-                save_config(&self.store, &mut self.cfg, next)
-            }
+        let freeze = match result {
+            Ok(f) => f,
             Err(e) => {
                 let _ = scratch::release(&file);
                 save_config(&self.store, &mut self.cfg, before)?;
-                Err(e)
+                return Err(e);
+            }
+        };
+        if let Some(g) = old_gen {
+            let old = names::pit(&shadow_top, g);
+            if let Err(e) = self.dm.remove(&old) {
+                eprintln!("dsimage: could not remove {old}: {e}");
+            }
+            let _ = scratch::release(&self.scratch_file(rec, g));
+        }
+        let mut next = self.cfg.clone();
+        if let Some(s) = next.set_mut(&rec.name) {
+            s.last_freeze_us = Some(freeze);
+            s.last_modified = now();
+        }
+        save_config(&self.store, &mut self.cfg, next)?;
+        // The point in time is taken: from here on the copy goes on, even after a crash.
+        let cur = self.set_record(&rec.name)?.clone();
+        self.complete_start(&cur)
+    }
+
+    /// The eras current on the set's volumes (no era begins): writes from now on are in
+    /// them or later.
+    fn current_eras(&self, rec: &SetRecord) -> Result<Option<SetEras>> {
+        let (Some(m), Some(s)) = (
+            self.current_era(&rec.master)?,
+            self.current_era(&rec.shadow)?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(SetEras {
+            master: m,
+            shadow: s,
+        }))
+    }
+
+    /// Second half of a start, after the point in time: an update reads what changed and
+    /// gives it to the kernel; then the copy is marked running with the eras that began
+    /// at its point in time. Redone by restore and by [`Engine::advance`] when a crash
+    /// or an error interrupted it.
+    pub(crate) fn complete_start(&mut self, rec: &SetRecord) -> Result<()> {
+        let SetOp::Copying {
+            direction,
+            full,
+            began,
+            phase: CopyPhase::PitTaken,
+            ..
+        } = rec.op
+        else {
+            return Ok(());
+        };
+        let len = sectors(rec.master_size);
+        let region = copy_region(&rec.op);
+        if !full {
+            fault::point("update.before_log")?;
+            let (changed, _) = self.independent_changes(rec, true)?;
+            let dirty = changed.rescale(rec.chunk, region, len);
+            self.reload_log(rec, direction, |kernel| {
+                let mut all = kernel;
+                all.union_with(&dirty).map_err(fmt_err("disk log"))?;
+                Ok(all)
+            })?;
+        }
+        // Folded into the kernel's log: the bitmap slot now holds what the engine keeps
+        // back from the kernel during the copy (nothing yet).
+        self.persist_bitmap(rec, &ChunkBitmap::new(len.0.div_ceil(rec.chunk.0)))?;
+        fault::point("update.logged")?;
+        let to_copy = match self.copy_progress(rec, direction)? {
+            Some((done, all)) => all - done.min(all),
+            None => 0,
+        };
+        let mut next = self.cfg.clone();
+        if let Some(s) = next.set_mut(&rec.name) {
+            if let SetOp::Copying {
+                phase,
+                regions_to_copy,
+                ..
+            } = &mut s.op
+            {
+                *phase = CopyPhase::Running;
+                *regions_to_copy = Some(to_copy);
+            }
+            if began.is_some() {
+                s.eras = began;
             }
         }
+        save_config(&self.store, &mut self.cfg, next)
+    }
+
+    /// Reloads the target's mirror with a new disk log: `f` gets the regions the kernel
+    /// had still to copy (read after the suspend flushed them) and returns the regions
+    /// it is to copy from now on. Only the target's I/O pauses; its reads come from the
+    /// point-in-time image throughout, so what it shows never changes.
+    pub(crate) fn reload_log(
+        &self,
+        rec: &SetRecord,
+        dir: Direction,
+        f: impl FnOnce(ChunkBitmap) -> Result<ChunkBitmap>,
+    ) -> Result<()> {
+        let (_, dst) = Self::copy_ends(rec, dir);
+        let dst_top = self.top_name(&dst);
+        let mut txn = Txn::new(&self.dm);
+        txn.suspend(&dst_top, Lockfs::Skip)?;
+        let kernel = self.read_disk_log(rec)?;
+        let dirty = f(kernel)?;
+        self.write_disk_log(rec, &dirty)?;
+        txn.load(&dst_top, &self.target_table(rec, dir)?, false)?;
+        txn.resume(&dst_top)?;
+        txn.commit();
+        Ok(())
     }
 
     /// Progress of a running copy: (regions in sync, regions).
@@ -240,15 +503,43 @@ impl Engine {
     }
 
     pub(crate) fn independent_advance(&mut self, rec: &SetRecord) -> Result<bool> {
-        let SetOp::Copying { direction, .. } = rec.op else {
+        let SetOp::Copying {
+            direction,
+            phase,
+            control,
+            ..
+        } = rec.op
+        else {
             return Ok(false);
         };
+        match phase {
+            CopyPhase::Running => {}
+            CopyPhase::PitTaken => {
+                self.complete_start(rec)?;
+                return Ok(false);
+            }
+            CopyPhase::Decided => {
+                return Err(EngineError::Failed(format!(
+                    "the copy of set {} was decided but not started; restart the agent",
+                    rec.name
+                )))
+            }
+        }
+        if control != CopyControl::Run {
+            return Ok(false);
+        }
         match self.copy_progress(rec, direction)? {
             Some((done, all)) if done == all => {
+                if self.throttle_next_batch(rec, direction)? {
+                    return Ok(false);
+                }
                 self.finish_copy(rec, direction)?;
                 Ok(true)
             }
-            Some(_) => Ok(false),
+            Some((done, all)) => {
+                self.throttle_shrink(rec, direction, all - done)?;
+                Ok(false)
+            }
             None => Err(EngineError::Failed(format!(
                 "set {} is copying but its target has no mirror table",
                 rec.name
@@ -256,41 +547,64 @@ impl Engine {
         }
     }
 
-    /// The kernel copied everything: both tops back to their resting tables.
+    /// The kernel copied everything: the chunks written on either side during the copy
+    /// (the point-in-time snapshot's exceptions) become the persisted bitmap, the target
+    /// starts a new era, both tops go back to their resting tables.
     fn finish_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let (src, dst) = Self::copy_ends(rec, dir);
         let (src_top, dst_top) = (self.top_name(&src), self.top_name(&dst));
         let shadow_top = self.top_name(&rec.shadow);
+        let gen = pit_gen(&rec.op);
         let len = sectors(rec.master_size);
-        let mut next: Config = self.cfg.clone();
-        if let Some(s) = next.set_mut(&rec.name) {
-            s.op = SetOp::Idle;
-            s.last_modified = now();
-        }
         let mut txn = Txn::new(&self.dm);
         txn.suspend(&dst_top, Lockfs::Skip)?;
         txn.suspend(&src_top, Lockfs::Skip)?;
-        txn.load(&dst_top, &linear(raw_devref(&dst)?, len), false)?;
-        let src_rest = if self
-            .cfg
-            .sets
-            .iter()
-            .any(|s| s.kind == SetKind::Dependent && s.master == src)
-        {
-            origin(raw_devref(&src)?, len)
-        } else {
-            linear(raw_devref(&src)?, len)
+        fault::point("finish.suspended")?;
+        let fail = |e: crate::ondisk::FormatError| {
+            EngineError::Failed(format!("reading the exceptions of set {}: {e}", rec.name))
         };
+        let (_, exceptions) =
+            exstore::read_store_path(&self.scratch_file(rec, gen)).map_err(fail)?;
+        let during =
+            exstore::changed_chunks(&exceptions, len.0.div_ceil(rec.chunk.0)).map_err(fail)?;
+        self.persist_bitmap(rec, &during)?;
+        fault::point("finish.bitmap")?;
+        // What the copy wrote on the target is no change: the target's era starts anew.
+        let mut eras = rec.eras;
+        if let Some(e) = eras.as_mut() {
+            let (_, began) = self.era_changes(&dst, None, rec.chunk, len)?;
+            match dir {
+                Direction::ToShadow => e.shadow = began,
+                Direction::ToMaster => e.master = began,
+            }
+        }
+        let mut next = self.cfg.clone();
+        if let Some(s) = next.set_mut(&rec.name) {
+            s.op = SetOp::Idle;
+            s.eras = eras;
+            s.last_modified = now();
+        }
+        save_config(&self.store, &mut self.cfg, next)?;
+        fault::point("finish.saved")?;
+        // From here the configuration says idle: a crash ends in restore's resting tables.
+        let size = |p: &Path| {
+            self.cfg
+                .volume(p)
+                .map(|v| v.size)
+                .unwrap_or(rec.master_size)
+        };
+        let dst_rest = self.desired_master_table(&dst, size(&dst))?;
+        let src_rest = self.desired_master_table(&src, size(&src))?;
+        txn.load(&dst_top, &dst_rest, false)?;
         txn.load(&src_top, &src_rest, false)?;
         txn.resume(&dst_top)?;
         txn.resume(&src_top)?;
-        save_config(&self.store, &mut self.cfg, next)?;
         txn.commit();
-        for n in [names::pit(&shadow_top), names::log(&shadow_top)] {
+        for n in [names::pit(&shadow_top, gen), names::log(&shadow_top)] {
             if let Err(e) = self.dm.remove(&n) {
                 eprintln!("dsimage: could not remove {n}: {e}");
             }
         }
-        scratch::release(&self.scratch_file(rec))
+        scratch::release(&self.scratch_file(rec, gen))
     }
 }

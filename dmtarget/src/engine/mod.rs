@@ -9,11 +9,15 @@
 //! - `tables`: the table of every device, from the configuration.
 //! - `validate`: the constraints on sets and volumes.
 //! - `dependent`: dependent sets (dm-snapshot): enable, update, merge, disable.
+//! - `independent`: independent sets (snapshot + mirror copy in the kernel).
+//! - `copyctl`: suspend, resume, abort and throttling of independent copies.
+//! - `tracking`: change tracking of independent sets at rest (dm-era).
 //! - `restore`: bringing the kernel back to the configuration at start.
 //! - `status`: what a user sees of a set.
 
 mod bitmapvol;
 pub mod config;
+mod copyctl;
 mod dependent;
 mod error;
 mod fault;
@@ -23,16 +27,19 @@ mod restore;
 mod scratch;
 mod status;
 mod tables;
+mod tracking;
 mod validate;
 mod volumes;
 
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::fcntl::{Flock, FlockArg};
 
-pub use config::{Direction, SetKind, SetOp};
+pub use config::{CopyControl, CopyParams, Direction, SetKind, SetOp};
+pub use copyctl::MAX_COPY_DELAY_MS;
 pub use error::{EngineError, Result};
 pub use restore::RestoreReport;
 pub use status::{SetState, SetStatus};
@@ -101,6 +108,9 @@ pub struct Engine {
     store: ConfigStore,
     cfg: Config,
     dm: DmControl,
+    /// Throttled copies: when the kernel finished the last batch (not persisted: after a
+    /// restart the next batch waits one delay).
+    batch_done: HashMap<String, Instant>,
     _lock: Flock<File>,
 }
 
@@ -141,6 +151,7 @@ impl Engine {
             store,
             cfg,
             dm,
+            batch_done: HashMap::new(),
             _lock: lock,
         };
         let report = engine.restore()?;
@@ -203,14 +214,20 @@ impl Engine {
         }
     }
 
-    /// Blocks until the set's operation is over (or `timeout` passes).
+    /// Blocks until the set's operation is over or stopped (suspended, aborted), or
+    /// `timeout` passes.
     pub fn wait(&mut self, name: &str, timeout: Option<Duration>) -> Result<SetStatus> {
         let start = Instant::now();
         loop {
             self.set_record(name)?;
             self.advance(name)?;
-            if self.set_record(name)?.op == SetOp::Idle {
-                return self.status(name);
+            match self.set_record(name)?.op {
+                SetOp::Idle => return self.status(name),
+                // A stopped copy goes nowhere until someone resumes or replaces it.
+                SetOp::Copying { control, .. } if control != CopyControl::Run => {
+                    return self.status(name)
+                }
+                _ => {}
             }
             if let Some(t) = timeout {
                 if start.elapsed() >= t {

@@ -30,14 +30,20 @@ pub fn cow(shadow_top: &str, gen: u32) -> String {
     format!("{shadow_top}.cow{}", gen % 2)
 }
 
-/// Point-in-time snapshot of an independent set's copy source: `<shadow top>.pit`.
-pub fn pit(shadow_top: &str) -> String {
-    format!("{shadow_top}.pit")
+/// Point-in-time snapshot of an independent set's copy source: `<shadow top>.pit<gen % 2>`.
+pub fn pit(shadow_top: &str, gen: u32) -> String {
+    format!("{shadow_top}.pit{}", gen % 2)
 }
 
 /// The mirror's disk log over the bitmap volume: `<shadow top>.log`.
 pub fn log(shadow_top: &str) -> String {
     format!("{shadow_top}.log")
+}
+
+/// dm-era device of a volume in an independent set, between its top and the raw
+/// device: `<top>.era`.
+pub fn era(top: &str) -> String {
+    format!("{top}.era")
 }
 
 /// The generation parity a COW device name carries, if it is one of `shadow_top`'s.
@@ -55,6 +61,7 @@ mod tests {
         assert_eq!(top("dsimage", Path::new("/dev/vdb")), "dsimage-vdb");
         assert_eq!(top("t", Path::new("/dev/disk/by-id/a:b")), "t-a_b");
         assert_eq!(cow("dsimage-vdc", 3), "dsimage-vdc.cow1");
+        assert_eq!(era("dsimage-vdc"), "dsimage-vdc.era");
         assert_eq!(cow_parity("dsimage-vdc", "dsimage-vdc.cow1"), Some(1));
         assert_eq!(cow_parity("dsimage-vdc", "dsimage-vdd.cow1"), None);
         assert_eq!(cow_parity("dsimage-vdc", "dsimage-vdc.cow7"), None);

@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use super::config::{SetKind, SetOp};
+use super::config::{CopyControl, CopyPhase, SetKind, SetOp};
 use super::dependent::save_config;
+use super::independent::pit_gen;
 use super::{names, Engine, Result};
 use crate::dm::Lockfs;
 use crate::table::{Table, Target};
@@ -31,6 +32,15 @@ impl Engine {
     pub(crate) fn restore(&mut self) -> Result<RestoreReport> {
         let mut report = RestoreReport::default();
         self.adopt_live_cow_generations()?;
+        self.settle_unstarted_copies(&mut report)?;
+        for vol in self.cfg.volumes.clone() {
+            let Some(block) = vol.era_block else { continue };
+            self.attach_era_meta(&vol.top, vol.size, block, false)?;
+            let era = names::era(&vol.top);
+            let t = self.volume_era_table(&vol, block)?;
+            self.ensure(&mut report, &era, &t, false)?;
+            self.drop_stale_era_snapshot(&era)?;
+        }
         for rec in self.cfg.sets.clone() {
             if rec.kind == SetKind::Dependent {
                 let cow = self.cow_name(&rec, rec.cow_gen);
@@ -39,15 +49,16 @@ impl Engine {
             }
             if let SetOp::Copying { direction, .. } = rec.op {
                 let shadow_top = self.top_name(&rec.shadow);
+                let gen = pit_gen(&rec.op);
                 super::scratch::attach(
-                    &super::scratch::file(&self.opts.state_dir, &rec.uuid),
+                    &self.scratch_file(&rec, gen),
                     super::scratch::size_for(rec.master_size),
                     false,
                 )?;
                 let log = self.log_table(&rec)?;
                 self.ensure(&mut report, &names::log(&shadow_top), &log, false)?;
-                let pit = self.pit_table(&rec, direction)?;
-                self.ensure(&mut report, &names::pit(&shadow_top), &pit, false)?;
+                let pit = self.pit_table(&rec, direction, gen)?;
+                self.ensure(&mut report, &names::pit(&shadow_top, gen), &pit, false)?;
             }
             if rec.op != SetOp::Idle {
                 report.continuing.push(rec.name.clone());
@@ -98,7 +109,91 @@ impl Engine {
             }
         }
         self.sweep_strays(&mut report)?;
+        // Scratch areas no copy uses (a crash after a copy ended or was replaced).
+        for rec in &self.cfg.sets {
+            let live = match rec.op {
+                SetOp::Copying { pit_gen, .. } => Some(pit_gen % 2),
+                _ => None,
+            };
+            for gen in 0..2 {
+                let file = self.scratch_file(rec, gen);
+                if live != Some(gen) && file.exists() {
+                    super::scratch::release(&file)?;
+                }
+            }
+        }
+        // Starts whose point in time was taken: give the kernel the rest of the log.
+        for rec in self.cfg.sets.clone() {
+            if let SetOp::Copying {
+                phase: CopyPhase::PitTaken,
+                ..
+            } = rec.op
+            {
+                if let Err(e) = self.complete_start(&rec) {
+                    report.warnings.push(format!(
+                        "set {}: completing the start of its copy failed ({e}); retried \
+                         while the agent runs",
+                        rec.name
+                    ));
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// A copy persisted as decided whose point in time was not taken: nothing durable
+    /// happened, so it is dropped; the set goes back to idle, or, when the copy was to
+    /// replace a stopped one, to that copy, aborted (its devices still exist).
+    fn settle_unstarted_copies(&mut self, report: &mut RestoreReport) -> Result<()> {
+        let mut next = self.cfg.clone();
+        let mut changed = false;
+        for rec in next.sets.iter_mut() {
+            let SetOp::Copying {
+                direction,
+                phase: CopyPhase::Decided,
+                replaces_region,
+                pit_gen,
+                ..
+            } = rec.op
+            else {
+                continue;
+            };
+            rec.op = match replaces_region {
+                Some(region) => {
+                    report.warnings.push(format!(
+                        "set {}: a copy {direction} was about to replace its stopped copy when \
+                         the agent stopped; the stopped copy stays, aborted",
+                        rec.name
+                    ));
+                    SetOp::Copying {
+                        direction,
+                        started: super::now(),
+                        region: Some(region),
+                        phase: CopyPhase::Running,
+                        replaces_region: None,
+                        regions_to_copy: None,
+                        full: true,
+                        since: None,
+                        began: None,
+                        control: CopyControl::Aborted,
+                        pit_gen: pit_gen.wrapping_sub(1),
+                    }
+                }
+                None => {
+                    report.warnings.push(format!(
+                        "set {}: a copy {direction} was about to start when the agent \
+                         stopped; it was not started (run it again)",
+                        rec.name
+                    ));
+                    SetOp::Idle
+                }
+            };
+            changed = true;
+        }
+        if changed {
+            save_config(&self.store, &mut self.cfg, next)?;
+        }
+        Ok(())
     }
 
     /// After a crash between a table swap and the save of the configuration, the live
@@ -177,13 +272,18 @@ impl Engine {
     /// finished update, a device of a half-done enable).
     fn sweep_strays(&self, report: &mut RestoreReport) -> Result<()> {
         let mut wanted: Vec<String> = self.cfg.volumes.iter().map(|v| v.top.clone()).collect();
+        for v in &self.cfg.volumes {
+            if v.era_block.is_some() {
+                wanted.push(names::era(&v.top));
+            }
+        }
         for s in &self.cfg.sets {
             if s.kind == SetKind::Dependent {
                 wanted.push(self.cow_name(s, s.cow_gen));
             }
-            if matches!(s.op, SetOp::Copying { .. }) {
+            if let SetOp::Copying { pit_gen, .. } = s.op {
                 let top = self.top_name(&s.shadow);
-                wanted.push(names::pit(&top));
+                wanted.push(names::pit(&top, pit_gen));
                 wanted.push(names::log(&top));
             }
         }

@@ -13,9 +13,11 @@ use std::process::Command;
 use super::{EngineError, Result};
 use crate::units::Bytes;
 
-/// The scratch file of a set.
-pub fn file(state_dir: &Path, set_uuid: &str) -> PathBuf {
-    state_dir.join("scratch").join(format!("{set_uuid}.cow"))
+/// The scratch file of a set's point-in-time device of generation `gen`.
+pub fn file(state_dir: &Path, set_uuid: &str, gen: u32) -> PathBuf {
+    state_dir
+        .join("scratch")
+        .join(format!("{set_uuid}.{}.cow", gen % 2))
 }
 
 /// Bytes a scratch file needs for a copy source of `source` bytes: every chunk may be
@@ -109,6 +111,6 @@ mod tests {
         let source = 1u64 << 30;
         let s = size_for(Bytes(source));
         assert!(s.0 >= source + source / 256 + 2 * 4096);
-        assert!(file(Path::new("/s"), "ab").ends_with("scratch/ab.cow"));
+        assert!(file(Path::new("/s"), "ab", 3).ends_with("scratch/ab.1.cow"));
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::config::{SetOp, SetRecord};
+use super::independent::copy_region;
 use super::{Direction, Engine, EngineError, Result, SetKind};
 use crate::bitmap::ChunkBitmap;
 use crate::dm::DmControl;
@@ -57,6 +58,15 @@ pub struct SetStatus {
     pub last_modified: u64,
     /// The I/O freeze window of the last point in time, in microseconds.
     pub last_freeze_us: Option<u64>,
+    /// Independent copy in progress: running, suspended or aborted.
+    pub copy_control: Option<super::CopyControl>,
+    /// Independent copy in progress: its region (the unit it copies) in bytes, how many
+    /// regions it had to copy when it started, and how many are left.
+    pub copy_region_bytes: Option<u64>,
+    pub copy_regions: Option<u64>,
+    pub copy_regions_left: Option<u64>,
+    /// Independent sets: the throttle of their copies, if any.
+    pub copy_params: Option<super::CopyParams>,
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -84,20 +94,35 @@ impl Engine {
         let master_top = self.top_name(&rec.master);
         let shadow_top = self.top_name(&rec.shadow);
         let mut state = SetState::Idle;
+        let mut copy_control = None;
+        let (mut copy_region_bytes, mut copy_regions, mut copy_regions_left) = (None, None, None);
         let mut percent_completed = 100.0;
         let (mut chunks_changed, mut used) = (0, 0);
         match &rec.op {
-            // No change tracking at rest yet: every chunk counts as changed.
-            SetOp::Idle if rec.kind == SetKind::Independent => chunks_changed = chunks_total,
-            SetOp::Copying { direction, .. } => {
+            // Written on either side since the last point in time, from the era devices.
+            SetOp::Idle if rec.kind == SetKind::Independent => {
+                chunks_changed = self.independent_changes(rec, true)?.0.count()
+            }
+            SetOp::Copying {
+                direction,
+                regions_to_copy,
+                control,
+                ..
+            } => {
                 state = SetState::Copying {
                     direction: *direction,
                 };
+                copy_control = Some(*control);
+                copy_region_bytes = Some(copy_region(&rec.op).0 * 512);
+                copy_regions = *regions_to_copy;
                 match self.copy_progress(rec, *direction)? {
                     Some((done, all)) => {
-                        percent_completed = pct(done, all);
-                        let per_region = super::tables::COPY_REGION.0 / chunk;
-                        chunks_changed = ((all - done) * per_region).min(chunks_total);
+                        let left = self.regions_left(rec, all - done.min(all))?;
+                        copy_regions_left = Some(left);
+                        let base = regions_to_copy.unwrap_or(all).max(left);
+                        percent_completed = pct(base - left, base);
+                        let per_region = (copy_region(&rec.op).0 / chunk).max(1);
+                        chunks_changed = (left * per_region).min(chunks_total);
                     }
                     None => {
                         percent_completed = 0.0;
@@ -180,6 +205,11 @@ impl Engine {
             created: rec.created,
             last_modified: rec.last_modified,
             last_freeze_us: rec.last_freeze_us,
+            copy_control,
+            copy_region_bytes,
+            copy_regions,
+            copy_regions_left,
+            copy_params: rec.copy_params,
         })
     }
 

@@ -23,7 +23,7 @@ pub fn raw_devref(path: &Path) -> Result<DevRef> {
     ))
 }
 
-fn one(len: Sectors, target: Target) -> Table {
+pub(crate) fn one(len: Sectors, target: Target) -> Table {
     Table(vec![TableLine {
         start: Sectors(0),
         length: len,
@@ -91,7 +91,7 @@ impl Engine {
     /// any dependent set uses it, linear otherwise.
     pub(crate) fn desired_master_table(&self, raw: &Path, size: Bytes) -> Result<Table> {
         let len = sectors(size);
-        let dev = raw_devref(raw)?;
+        let dev = self.data_devref(raw)?;
         // An independent copy in progress: its target is the mirror, its source an origin.
         for s in &self.cfg.sets {
             if let SetOp::Copying { direction, .. } = s.op {
@@ -136,7 +136,7 @@ impl Engine {
             _ => {
                 let cow = self.dm_devref(&self.cow_name(set, set.cow_gen))?;
                 Ok((
-                    snapshot(raw_devref(&set.master)?, cow, set.chunk, len),
+                    snapshot(self.data_devref(&set.master)?, cow, set.chunk, len),
                     false,
                 ))
             }
@@ -149,26 +149,35 @@ impl Engine {
     }
 }
 
-/// Region of an independent copy: the unit the kernel copies and its disk log tracks.
-/// 1 MiB: recovery copies one region at a time, so small regions are slow
-/// (`docs/kernel-findings.md`).
-pub const COPY_REGION: Sectors = Sectors(2048);
+/// Region of a full independent copy: the unit the kernel copies and its disk log
+/// tracks. Recovery copies one region at a time and flushes the log after each, so
+/// large regions copy fast (`docs/kernel-findings.md`).
+pub const FULL_COPY_REGION: Sectors = Sectors(8192);
 
-/// Regions of a volume of `len` sectors.
-pub fn nr_regions(len: Sectors) -> u64 {
-    len.0.div_ceil(COPY_REGION.0)
+/// Region of an update: one chunk, the unit of the change bitmap, so that an update
+/// copies what changed and no more.
+pub fn update_region(chunk: Sectors) -> Sectors {
+    chunk
+}
+
+/// Region of copies recorded before the region was persisted with the copy.
+pub const LEGACY_COPY_REGION: Sectors = Sectors(2048);
+
+/// Regions of `region` sectors in a volume of `len` sectors.
+pub fn nr_regions(len: Sectors, region: Sectors) -> u64 {
+    len.0.div_ceil(region.0)
 }
 
 /// `mirror disk 2 <log> <region> 2 <pit> 0 <target> 0 1 handle_errors`: reads come from
 /// the point-in-time leg; the kernel copies the regions the log marks dirty.
-pub fn mirror(log: DevRef, pit: DevRef, target: DevRef, len: Sectors) -> Table {
+pub fn mirror(log: DevRef, region: Sectors, pit: DevRef, target: DevRef, len: Sectors) -> Table {
     use crate::table::mirror::{MirrorFeature, MirrorLeg, MirrorLog, MirrorParams, SyncMode};
     one(
         len,
         Target::Mirror(MirrorParams {
             log: MirrorLog::Disk {
                 dev: log,
-                region: COPY_REGION,
+                region,
                 sync: SyncMode::Default,
             },
             legs: vec![

@@ -36,6 +36,8 @@ impl CheckedSet {
             created: t,
             last_modified: t,
             last_freeze_us: None,
+            eras: None,
+            copy_params: None,
         }
     }
 }

@@ -162,6 +162,7 @@ impl Engine {
             top: super::names::top(&self.opts.prefix, &dev.path),
             size: dev.size,
             serial: dev.serial.clone(),
+            era_block: None,
         }
     }
 

@@ -74,7 +74,8 @@ impl Engine {
                 .map_err(fmt_err("bitmap"))?;
             self.persist_bitmap(rec, &held)?;
             Ok(ChunkBitmap::new(n))
-        })
+        })?;
+        Ok(())
     }
 
     /// Stops the kernel copying; [`Engine::resume_copy`] continues.
@@ -252,7 +253,8 @@ impl Engine {
                 .map_err(fmt_err("bitmap"))?;
             self.persist_bitmap(rec, &held)?;
             Ok(keep)
-        })
+        })?;
+        Ok(())
     }
 
     /// Regions still to copy: in the kernel plus held back (for progress).

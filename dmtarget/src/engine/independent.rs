@@ -296,7 +296,7 @@ impl Engine {
             CopyKind::Update => update_region(rec.chunk),
         }
         .max(min_region);
-        let began = self.current_eras(rec)?;
+        let began = self.begin_eras(rec)?;
         let file = self.scratch_file(rec, gen);
         scratch::attach(&file, scratch::size_for(rec.master_size), true)?;
 
@@ -391,13 +391,12 @@ impl Engine {
         self.complete_start(&cur)
     }
 
-    /// The eras current on the set's volumes (no era begins): writes from now on are in
-    /// them or later.
-    fn current_eras(&self, rec: &SetRecord) -> Result<Option<SetEras>> {
-        let (Some(m), Some(s)) = (
-            self.current_era(&rec.master)?,
-            self.current_era(&rec.shadow)?,
-        ) else {
+    /// Begins new eras on the set's volumes just before a point in time: changes from
+    /// then on count for the next update. (Writes between this and the point in time
+    /// are counted too, and copied again next time: harmless.)
+    fn begin_eras(&self, rec: &SetRecord) -> Result<Option<SetEras>> {
+        let (Some(m), Some(s)) = (self.begin_era(&rec.master)?, self.begin_era(&rec.shadow)?)
+        else {
             return Ok(None);
         };
         Ok(Some(SetEras {
@@ -423,7 +422,9 @@ impl Engine {
         };
         let len = sectors(rec.master_size);
         let region = copy_region(&rec.op);
-        if !full {
+        let to_copy = if full {
+            nr_regions(len, region)
+        } else {
             fault::point("update.before_log")?;
             let (changed, _) = self.independent_changes(rec, true)?;
             let dirty = changed.rescale(rec.chunk, region, len);
@@ -431,16 +432,12 @@ impl Engine {
                 let mut all = kernel;
                 all.union_with(&dirty).map_err(fmt_err("disk log"))?;
                 Ok(all)
-            })?;
-        }
+            })?
+        };
         // Folded into the kernel's log: the bitmap slot now holds what the engine keeps
         // back from the kernel during the copy (nothing yet).
         self.persist_bitmap(rec, &ChunkBitmap::new(len.0.div_ceil(rec.chunk.0)))?;
         fault::point("update.logged")?;
-        let to_copy = match self.copy_progress(rec, direction)? {
-            Some((done, all)) => all - done.min(all),
-            None => 0,
-        };
         let mut next = self.cfg.clone();
         if let Some(s) = next.set_mut(&rec.name) {
             if let SetOp::Copying {
@@ -462,13 +459,14 @@ impl Engine {
     /// Reloads the target's mirror with a new disk log: `f` gets the regions the kernel
     /// had still to copy (read after the suspend flushed them) and returns the regions
     /// it is to copy from now on. Only the target's I/O pauses; its reads come from the
-    /// point-in-time image throughout, so what it shows never changes.
+    /// point-in-time image throughout, so what it shows never changes. Returns how many
+    /// regions the kernel now has to copy.
     pub(crate) fn reload_log(
         &self,
         rec: &SetRecord,
         dir: Direction,
         f: impl FnOnce(ChunkBitmap) -> Result<ChunkBitmap>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let (_, dst) = Self::copy_ends(rec, dir);
         let dst_top = self.top_name(&dst);
         let mut txn = Txn::new(&self.dm);
@@ -479,7 +477,7 @@ impl Engine {
         txn.load(&dst_top, &self.target_table(rec, dir)?, false)?;
         txn.resume(&dst_top)?;
         txn.commit();
-        Ok(())
+        Ok(dirty.count())
     }
 
     /// Progress of a running copy: (regions in sync, regions).

@@ -190,11 +190,15 @@ impl Engine {
             .map_err(|e| EngineError::Failed(format!("{era_name} status: {e}")))
     }
 
-    /// The current era of a volume's era device; `None` if it has none.
-    pub(crate) fn current_era(&self, raw: &Path) -> Result<Option<u32>> {
+    /// Starts a new era on a volume's era device (`checkpoint`) and returns it; `None`
+    /// if the volume has no era device. Writes from now on are in it or later; writes
+    /// before are in earlier eras.
+    pub(crate) fn begin_era(&self, raw: &Path) -> Result<Option<u32>> {
         match self.cfg.volume(raw) {
             Some(v) if v.era_block.is_some() => {
-                Ok(Some(self.era_status(&names::era(&v.top))?.current_era))
+                let era_name = names::era(&v.top);
+                self.dm.message(&era_name, "checkpoint")?;
+                Ok(Some(self.era_status(&era_name)?.current_era))
             }
             _ => Ok(None),
         }

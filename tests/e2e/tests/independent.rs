@@ -5,7 +5,16 @@
 use dsimage_e2e::{run_suite, Guest, Scenario};
 use serde_json::Value;
 
-const DISKS: &[(&str, u64)] = &[("m1", 96), ("s1", 96), ("b1", 16)];
+const DISKS: &[(&str, u64)] = &[
+    ("m1", 96),
+    ("s1", 96),
+    ("b1", 16),
+    ("s2", 96),
+    ("b2", 16),
+];
+
+/// Chunk size of the sets here (the default), in KiB.
+const CHUNK_KIB: u64 = 32;
 
 fn main() {
     let scenarios: &[Scenario] = &[
@@ -18,6 +27,19 @@ fn main() {
             "power_cut_during_a_copy_resumes",
             power_cut_during_a_copy_resumes,
         ),
+        (
+            "update_copies_only_what_changed",
+            update_copies_only_what_changed,
+        ),
+        (
+            "several_shadows_see_a_copy_to_the_master",
+            several_shadows_see_a_copy_to_the_master,
+        ),
+        (
+            "suspend_resume_abort_and_restart",
+            suspend_resume_abort_and_restart,
+        ),
+        ("copy_parameters_throttle", copy_parameters_throttle),
     ];
     run_suite("independent", DISKS, scenarios);
 }
@@ -31,8 +53,12 @@ fn state(v: &Value) -> String {
 }
 
 fn enable(g: &Guest, m: &str, s: &str, b: &str) -> Value {
+    enable_named(g, "ind", m, s, b)
+}
+
+fn enable_named(g: &Guest, name: &str, m: &str, s: &str, b: &str) -> Value {
     let st = g.engine(&format!(
-        "enable --name ind --type independent --master {m} --shadow {s} --bitmap {b}"
+        "enable --name {name} --type independent --master {m} --shadow {s} --bitmap {b}"
     ));
     assert_eq!(st["kind"], "independent", "{st}");
     println!(
@@ -89,7 +115,7 @@ fn copy_back_to_the_master(g: &mut Guest) {
     g.engine("wait ind --timeout-ms 600000");
     g.assert_dev(&m1, "m");
     g.assert_dev(&st, "s");
-    // An update (no change tracking yet: a full copy) master -> shadow.
+    // An update master -> shadow.
     g.write(&mt, &["m"], 100, 64);
     g.engine("update ind to_shadow");
     g.model_copy("m", "s");
@@ -117,4 +143,236 @@ fn power_cut_during_a_copy_resumes(g: &mut Guest) {
     assert_eq!(state(&s), "idle", "{s}");
     g.assert_dev(&s1, "s");
     g.assert_dev(&mt, "m");
+}
+
+fn num(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} missing in {v}"))
+}
+
+/// Writes `chunks` whole chunks starting at chunk `first` of `dev` (and the models).
+fn write_chunks(g: &Guest, dev: &str, models: &[&str], first: u64, chunks: u64) {
+    g.write(dev, models, first * CHUNK_KIB, chunks * CHUNK_KIB);
+}
+
+fn update_copies_only_what_changed(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    enable(g, &m1, &s1, &b1);
+    g.model_copy("m", "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(num(&s, "chunks_changed"), 0, "in sync after the copy: {s}");
+    assert_eq!(s["percent_synchronized"], 100.0, "{s}");
+    // 3 chunks on the master, 2 on the shadow (one of them also written on the master).
+    write_chunks(g, &mt, &["m"], 0, 1);
+    write_chunks(g, &mt, &["m"], 100, 2);
+    write_chunks(g, &st, &["s"], 101, 1);
+    write_chunks(g, &st, &["s"], 2000, 1);
+    let s = g.engine("status ind");
+    assert_eq!(num(&s, "chunks_changed"), 4, "changes on both sides: {s}");
+    // Update master -> shadow: exactly those chunks are copied, the shadow's own
+    // changes are undone.
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(state(&s), "copying", "{s}");
+    assert_eq!(num(&s, "copy_regions"), 4, "{s}");
+    assert_eq!(num(&s, "copy_region_bytes"), CHUNK_KIB * 1024, "{s}");
+    println!(
+        "  figure: freeze window of an update (source): {} us",
+        s["last_freeze_us"]
+    );
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    assert_eq!(num(&s, "chunks_changed"), 0, "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
+    // Writes during an update count for the next one.
+    write_chunks(g, &mt, &["m"], 500, 4);
+    g.engine("update ind to_shadow");
+    g.model_copy("m", "s");
+    write_chunks(g, &mt, &["m"], 600, 1);
+    write_chunks(g, &st, &["s"], 700, 1);
+    g.engine("wait ind --timeout-ms 600000");
+    g.assert_dev(&s1, "s");
+    let s = g.engine("status ind");
+    assert_eq!(num(&s, "chunks_changed"), 2, "written during the update: {s}");
+    // Update shadow -> master: the master gets the shadow's image of those chunks.
+    write_chunks(g, &st, &["s"], 40, 3);
+    let s = g.engine("update ind to_master");
+    assert_eq!(num(&s, "copy_regions"), 5, "{s}");
+    g.model_copy("s", "m");
+    g.assert_dev(&mt, "m");
+    g.engine("wait ind --timeout-ms 600000");
+    g.assert_dev(&m1, "m");
+    g.assert_dev(&st, "s");
+    let s = g.engine("status ind");
+    assert_eq!(num(&s, "chunks_changed"), 0, "{s}");
+    // Tracking survives a reboot.
+    write_chunks(g, &mt, &["m"], 1234, 2);
+    g.sh("sync");
+    g.vm.reboot().expect("reboot");
+    g.engine("restore");
+    let s = g.engine("status ind");
+    assert_eq!(num(&s, "chunks_changed"), 2, "after a reboot: {s}");
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(num(&s, "copy_regions"), 2, "{s}");
+    g.model_copy("m", "s");
+    g.engine("wait ind --timeout-ms 600000");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
+}
+
+fn several_shadows_see_a_copy_to_the_master(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (s2, b2) = (g.disk("s2"), g.disk("b2"));
+    let (mt, st1, st2) = (top(&m1), top(&s1), top(&s2));
+    g.fill(&m1, "m");
+    enable_named(g, "a", &m1, &s1, &b1);
+    enable_named(g, "b", &m1, &s2, &b2);
+    g.model_copy("m", "s1");
+    g.model_copy("m", "s2");
+    g.engine("wait a --timeout-ms 600000");
+    g.engine("wait b --timeout-ms 600000");
+    g.assert_dev(&s1, "s1");
+    g.assert_dev(&s2, "s2");
+    // Set a's shadow changes and is copied back to the master: set b must see the
+    // master's change.
+    write_chunks(g, &st1, &["s1"], 10, 3);
+    g.engine("update a to_master");
+    g.model_copy("s1", "m");
+    g.engine("wait a --timeout-ms 600000");
+    g.assert_dev(&mt, "m");
+    let s = g.engine("status b");
+    assert!(num(&s, "chunks_changed") >= 3, "{s}");
+    g.engine("update b to_shadow");
+    g.model_copy("m", "s2");
+    g.engine("wait b --timeout-ms 600000");
+    g.assert_dev(&s2, "s2");
+    g.assert_dev(&st2, "s2");
+    g.assert_dev(&st1, "s1");
+    // Disabling one set leaves the other tracking.
+    g.engine("disable a");
+    write_chunks(g, &mt, &["m"], 77, 1);
+    let s = g.engine("status b");
+    assert_eq!(num(&s, "chunks_changed"), 1, "{s}");
+    g.engine("disable b");
+    g.assert_dev(&mt, "m");
+    let t = g.sh("dmsetup ls");
+    assert!(!t.contains(".era"), "change tracking removed with the last set: {t}");
+}
+
+fn suspend_resume_abort_and_restart(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    enable(g, &m1, &s1, &b1);
+    g.engine("wait ind --timeout-ms 600000");
+    g.model_copy("m", "s");
+    // A throttle with a long pause keeps the copy going long enough to act on it.
+    g.engine("copy-params ind --units 32 --delay-ms 60000");
+    // Suspend: nothing more is copied, the shadow still reads the point in time and
+    // takes writes.
+    g.write(&mt, &["m"], 0, 16 * 1024);
+    let s = g.engine("update ind to_shadow");
+    g.model_copy("m", "s");
+    let s2 = g.engine("suspend ind");
+    assert_eq!(s2["copy_control"], "suspended", "{s2}");
+    let (code, err) = g.engine_err("disable ind");
+    assert_eq!(code, 6, "disable while the shadow depends on the master: {err}");
+    let left = num(&s2, "copy_regions_left");
+    assert!(left > 0, "{s2}");
+    g.engine("copy-params ind --clear");
+    g.sh("sleep 3");
+    let s3 = g.engine("wait ind --timeout-ms 1000");
+    assert_eq!(s3["copy_control"], "suspended", "{s3}");
+    assert_eq!(num(&s3, "copy_regions_left"), left, "suspended means no progress");
+    println!(
+        "  suspended with {left} of {} regions left",
+        num(&s, "copy_regions").max(left)
+    );
+    g.assert_dev(&st, "s");
+    g.write(&st, &["s"], 4096, 64);
+    g.write(&mt, &["m"], 8192, 64);
+    g.assert_dev(&st, "s");
+    let s = g.engine("resume ind");
+    assert_eq!(s["copy_control"], "running", "{s}");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
+    // Abort: the shadow stays dependent (still reads right), resume is refused, only a
+    // new copy or update in the same direction replaces it.
+    g.engine("copy-params ind --units 32 --delay-ms 60000");
+    g.write(&mt, &["m"], 0, 16 * 1024);
+    g.engine("update ind to_shadow");
+    g.model_copy("m", "s");
+    let s = g.engine("abort ind");
+    assert_eq!(s["copy_control"], "aborted", "{s}");
+    g.assert_dev(&st, "s");
+    let (code, err) = g.engine_err("resume ind");
+    assert_eq!(code, 5, "resume after abort: {err}");
+    let (code, err) = g.engine_err("update ind to_master");
+    assert_eq!(code, 5, "other direction while dependent: {err}");
+    let (code, _) = g.engine_err("disable ind");
+    assert_eq!(code, 6);
+    g.assert_dev(&st, "s");
+    g.engine("copy-params ind --clear");
+    g.write(&mt, &["m"], 1024, 64);
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(state(&s), "copying", "{s}");
+    assert_eq!(s["copy_control"], "running", "{s}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
+    let t = g.sh("dmsetup ls");
+    assert!(!t.contains(".pit"), "no point-in-time device left: {t}");
+    let (code, err) = g.engine_err("suspend ind");
+    assert_eq!(code, 5, "nothing to suspend: {err}");
+}
+
+fn copy_parameters_throttle(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    enable(g, &m1, &s1, &b1);
+    g.engine("wait ind --timeout-ms 600000");
+    g.model_copy("m", "s");
+    let (code, err) = g.engine_err("copy-params ind --units 0");
+    assert_eq!(code, 2, "{err}");
+    let (code, err) = g.engine_err("copy-params ind --units 8 --delay-ms 600001");
+    assert_eq!(code, 2, "{err}");
+    // 8 MiB changed = 256 chunks; batches of 64 chunks with 1 s between them: at least
+    // three pauses, so the update cannot take less than 3 s, however fast the disks.
+    let s = g.engine("copy-params ind --units 64 --delay-ms 1000");
+    assert_eq!(s["copy_params"]["units"], 64, "{s}");
+    g.write(&mt, &["m"], 16384, 8192);
+    let t = std::time::Instant::now();
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(num(&s, "copy_regions"), 256, "{s}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    let took = t.elapsed().as_secs_f64();
+    assert_eq!(state(&s), "idle", "{s}");
+    println!("  throttled update of 256 chunks in batches of 64, 1 s apart: {took:.1} s");
+    assert!(took >= 3.0, "the throttle did not hold the copy back: {took:.1} s");
+    g.assert_dev(&s1, "s");
+    // Without the throttle the same work goes at once.
+    g.engine("copy-params ind --clear");
+    g.write(&mt, &["m"], 16384, 8192);
+    let t = std::time::Instant::now();
+    g.engine("update ind to_shadow");
+    g.model_copy("m", "s");
+    g.engine("wait ind --timeout-ms 600000");
+    println!(
+        "  same update unthrottled: {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    g.assert_dev(&s1, "s");
 }

@@ -22,6 +22,10 @@ struct Cli {
     /// Prefix of every device-mapper device the agent makes.
     #[arg(long, env = "DSIMAGE_DM_PREFIX", default_value = "dsimage")]
     prefix: String,
+    /// Largest scratch area of one independent copy, in MiB (default: as large as the
+    /// source, which cannot fill). A copy that needs more fails cleanly.
+    #[arg(long, env = "DSIMAGE_SCRATCH_MAX_MIB")]
+    scratch_max_mib: Option<u64>,
     #[command(subcommand)]
     cmd: Command,
 }
@@ -49,6 +53,9 @@ fn main() -> ExitCode {
     let opts = dmtarget::engine::EngineOptions {
         state_dir: cli.state_dir,
         prefix: cli.prefix,
+        scratch_max: cli
+            .scratch_max_mib
+            .map(|m| dmtarget::units::Bytes(m.saturating_mul(1 << 20))),
     };
     match cli.cmd {
         Command::Serve(args) => daemon::serve(opts, args),

@@ -158,6 +158,10 @@ pub enum CopyControl {
     /// Stopped by the user for good: the target stays dependent on the source until a
     /// new copy or update.
     Aborted,
+    /// The scratch area filled and the point-in-time image was lost: the target has no
+    /// valid image until a new copy or update in the same direction (the source is
+    /// untouched).
+    Failed,
 }
 
 /// How fast an independent copy may go: the kernel gets `units` chunks to copy, then

@@ -83,9 +83,10 @@ impl Engine {
         let (rec, dir, control) = self.running_copy(name)?;
         match control {
             CopyControl::Suspended => return Ok(Outcome::Identity(self.status(name)?)),
-            CopyControl::Aborted => {
+            CopyControl::Aborted | CopyControl::Failed => {
                 return Err(EngineError::Conflict(format!(
-                    "the copy of set {name} was aborted; start a new copy or update"
+                    "the copy of set {name} was {}; start a new copy or update",
+                    stopped_why(control)
                 )))
             }
             CopyControl::Run => {}
@@ -108,7 +109,7 @@ impl Engine {
     /// source (it stays dependent) until a new copy or update in the same direction.
     pub fn abort_copy(&mut self, name: &str) -> Result<Outcome<SetStatus>> {
         let (rec, dir, control) = self.running_copy(name)?;
-        if control == CopyControl::Aborted {
+        if matches!(control, CopyControl::Aborted | CopyControl::Failed) {
             return Ok(Outcome::Identity(self.status(name)?));
         }
         self.set_control(name, CopyControl::Aborted)?;
@@ -131,10 +132,11 @@ impl Engine {
         let (rec, dir, control) = self.running_copy(name)?;
         match control {
             CopyControl::Run => return Ok(Outcome::Identity(self.status(name)?)),
-            CopyControl::Aborted => {
+            CopyControl::Aborted | CopyControl::Failed => {
                 return Err(EngineError::Conflict(format!(
-                    "the copy of set {name} was aborted and cannot resume; start a new \
-                     copy or update {dir}"
+                    "the copy of set {name} was {} and cannot resume; start a new copy \
+                     or update {dir}",
+                    stopped_why(control)
                 )))
             }
             CopyControl::Suspended => {}
@@ -261,5 +263,12 @@ impl Engine {
     pub(crate) fn regions_left(&self, rec: &SetRecord, in_kernel: u64) -> Result<u64> {
         let held = self.persisted_bitmap(rec)?;
         Ok(in_kernel + Self::chunks_to_regions(rec, &held).count())
+    }
+}
+
+fn stopped_why(c: CopyControl) -> &'static str {
+    match c {
+        CopyControl::Failed => "lost with its scratch area",
+        _ => "aborted",
     }
 }

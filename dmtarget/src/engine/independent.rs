@@ -92,6 +92,31 @@ impl Engine {
         scratch::file(&self.opts.state_dir, &rec.uuid, gen)
     }
 
+    /// Size of a copy's scratch area: room for every chunk of the source, or the
+    /// configured maximum.
+    pub(crate) fn scratch_size(&self, rec: &SetRecord) -> crate::units::Bytes {
+        let full = scratch::size_for(rec.master_size);
+        match self.opts.scratch_max {
+            Some(max) if max.0 < full.0 => max,
+            _ => full,
+        }
+    }
+
+    /// Whether the point-in-time device of a copy lost its image (scratch area full or
+    /// an I/O error on it), and how much of the scratch area is used: (used, size) bytes.
+    pub(crate) fn scratch_usage(&self, rec: &SetRecord) -> Result<(bool, Option<(u64, u64)>)> {
+        let pit = names::pit(&self.top_name(&rec.shadow), pit_gen(&rec.op));
+        Ok(match self.snapshot_status(&pit)? {
+            Some(crate::table::SnapshotStatus::Active {
+                allocated, total, ..
+            }) => (false, Some((allocated.0 * 512, total.0 * 512))),
+            Some(
+                crate::table::SnapshotStatus::Invalid | crate::table::SnapshotStatus::Overflow,
+            ) => (true, None),
+            _ => (false, None),
+        })
+    }
+
     /// The disk-log extent of the set's bitmap volume, and the smallest region its
     /// size allows.
     fn log_extent(&self, rec: &SetRecord) -> Result<(Extent, Sectors)> {
@@ -263,7 +288,7 @@ impl Engine {
             SetOp::Idle => None,
             SetOp::Copying {
                 direction,
-                control: CopyControl::Suspended | CopyControl::Aborted,
+                control: CopyControl::Suspended | CopyControl::Aborted | CopyControl::Failed,
                 phase: CopyPhase::Running,
                 pit_gen,
                 ..
@@ -298,7 +323,7 @@ impl Engine {
         .max(min_region);
         let began = self.begin_eras(rec)?;
         let file = self.scratch_file(rec, gen);
-        scratch::attach(&file, scratch::size_for(rec.master_size), true)?;
+        scratch::attach(&file, self.scratch_size(rec), true)?;
 
         // Persist the decision first: a crash before the point in time drops it.
         let before = self.cfg.clone();
@@ -523,6 +548,15 @@ impl Engine {
                 )))
             }
         }
+        if control == CopyControl::Failed {
+            return Ok(false);
+        }
+        if self.scratch_usage(rec)?.0 {
+            // The source is untouched (origin writes go on when a snapshot is dropped);
+            // the target has lost the image it was reading.
+            self.fail_copy(rec, direction)?;
+            return Ok(false);
+        }
         if control != CopyControl::Run {
             return Ok(false);
         }
@@ -543,6 +577,24 @@ impl Engine {
                 rec.name
             ))),
         }
+    }
+
+    /// Marks a copy failed after its point-in-time image was lost and stops the kernel
+    /// copying from it (every region clean; nothing is held back: a new copy or update
+    /// starts over).
+    fn fail_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
+        let mut next = self.cfg.clone();
+        if let Some(SetOp::Copying { control, .. }) = next.set_mut(&rec.name).map(|s| &mut s.op) {
+            *control = CopyControl::Failed;
+        }
+        save_config(&self.store, &mut self.cfg, next)?;
+        self.reload_log(rec, dir, |kernel| Ok(ChunkBitmap::new(kernel.nr_chunks())))?;
+        eprintln!(
+            "dsimage: set {}: the scratch area of its copy filled; the copy failed, the \
+             source is untouched, the target needs a new copy or update",
+            rec.name
+        );
+        Ok(())
     }
 
     /// The kernel copied everything: the chunks written on either side during the copy

@@ -61,6 +61,10 @@ pub struct EngineOptions {
     pub state_dir: PathBuf,
     /// Prefix of every device-mapper name the engine makes.
     pub prefix: String,
+    /// Largest scratch area of one copy (`None`: as large as the source plus metadata,
+    /// which cannot fill). A copy whose source (or target) takes more writes than this
+    /// during the copy fails cleanly.
+    pub scratch_max: Option<crate::units::Bytes>,
 }
 
 impl EngineOptions {
@@ -68,6 +72,7 @@ impl EngineOptions {
         EngineOptions {
             state_dir: state_dir.into(),
             prefix: "dsimage".into(),
+            scratch_max: None,
         }
     }
 }

@@ -52,7 +52,7 @@ impl Engine {
                 let gen = pit_gen(&rec.op);
                 super::scratch::attach(
                     &self.scratch_file(&rec, gen),
-                    super::scratch::size_for(rec.master_size),
+                    self.scratch_size(&rec),
                     false,
                 )?;
                 let log = self.log_table(&rec)?;

@@ -67,6 +67,9 @@ pub struct SetStatus {
     pub copy_regions_left: Option<u64>,
     /// Independent sets: the throttle of their copies, if any.
     pub copy_params: Option<super::CopyParams>,
+    /// Independent copy in progress: bytes of its scratch area in use, and its size.
+    pub scratch_used_bytes: Option<u64>,
+    pub scratch_size_bytes: Option<u64>,
 }
 
 fn pct(part: u64, whole: u64) -> f64 {
@@ -95,6 +98,7 @@ impl Engine {
         let shadow_top = self.top_name(&rec.shadow);
         let mut state = SetState::Idle;
         let mut copy_control = None;
+        let mut scratch_usage = None;
         let (mut copy_region_bytes, mut copy_regions, mut copy_regions_left) = (None, None, None);
         let mut percent_completed = 100.0;
         let (mut chunks_changed, mut used) = (0, 0);
@@ -113,6 +117,16 @@ impl Engine {
                     direction: *direction,
                 };
                 copy_control = Some(*control);
+                let (lost, usage) = self.scratch_usage(rec)?;
+                scratch_usage = usage;
+                if lost || *control == super::CopyControl::Failed {
+                    state = SetState::Failed {
+                        reason: "the scratch area of the copy filled: the point-in-time \
+                                 image is lost, the source is untouched; copy or update \
+                                 again"
+                            .into(),
+                    };
+                }
                 copy_region_bytes = Some(copy_region(&rec.op).0 * 512);
                 copy_regions = *regions_to_copy;
                 match self.copy_progress(rec, *direction)? {
@@ -210,6 +224,8 @@ impl Engine {
             copy_regions,
             copy_regions_left,
             copy_params: rec.copy_params,
+            scratch_used_bytes: scratch_usage.map(|u| u.0),
+            scratch_size_bytes: scratch_usage.map(|u| u.1),
         })
     }
 

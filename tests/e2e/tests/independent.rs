@@ -5,13 +5,7 @@
 use dsimage_e2e::{run_suite, Guest, Scenario};
 use serde_json::Value;
 
-const DISKS: &[(&str, u64)] = &[
-    ("m1", 96),
-    ("s1", 96),
-    ("b1", 16),
-    ("s2", 96),
-    ("b2", 16),
-];
+const DISKS: &[(&str, u64)] = &[("m1", 96), ("s1", 96), ("b1", 16), ("s2", 96), ("b2", 16)];
 
 /// Chunk size of the sets here (the default), in KiB.
 const CHUNK_KIB: u64 = 32;
@@ -40,6 +34,10 @@ fn main() {
             suspend_resume_abort_and_restart,
         ),
         ("copy_parameters_throttle", copy_parameters_throttle),
+        (
+            "scratch_area_fills_the_copy_fails_cleanly",
+            scratch_area_fills_the_copy_fails_cleanly,
+        ),
     ];
     run_suite("independent", DISKS, scenarios);
 }
@@ -79,7 +77,7 @@ fn enable_copies_the_point_in_time(g: &mut Guest) {
     // Usable at once: the shadow reads the point-in-time image while the copy runs,
     // and writes on either side after the point in time stay on their side.
     g.write(&mt, &["m"], 1024, 256);
-    g.write(&st, &["s"], 90000, 96);
+    g.write(&st, &["s"], 60000, 96);
     g.assert_dev(&st, "s");
     g.assert_dev(&mt, "m");
     let (code, err) = g.engine_err("disable ind");
@@ -198,7 +196,11 @@ fn update_copies_only_what_changed(g: &mut Guest) {
     g.engine("wait ind --timeout-ms 600000");
     g.assert_dev(&s1, "s");
     let s = g.engine("status ind");
-    assert_eq!(num(&s, "chunks_changed"), 2, "written during the update: {s}");
+    assert_eq!(
+        num(&s, "chunks_changed"),
+        2,
+        "written during the update: {s}"
+    );
     // Update shadow -> master: the master gets the shadow's image of those chunks.
     write_chunks(g, &st, &["s"], 40, 3);
     let s = g.engine("update ind to_master");
@@ -261,7 +263,10 @@ fn several_shadows_see_a_copy_to_the_master(g: &mut Guest) {
     g.engine("disable b");
     g.assert_dev(&mt, "m");
     let t = g.sh("dmsetup ls");
-    assert!(!t.contains(".era"), "change tracking removed with the last set: {t}");
+    assert!(
+        !t.contains(".era"),
+        "change tracking removed with the last set: {t}"
+    );
 }
 
 fn suspend_resume_abort_and_restart(g: &mut Guest) {
@@ -281,14 +286,21 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
     let s2 = g.engine("suspend ind");
     assert_eq!(s2["copy_control"], "suspended", "{s2}");
     let (code, err) = g.engine_err("disable ind");
-    assert_eq!(code, 6, "disable while the shadow depends on the master: {err}");
+    assert_eq!(
+        code, 6,
+        "disable while the shadow depends on the master: {err}"
+    );
     let left = num(&s2, "copy_regions_left");
     assert!(left > 0, "{s2}");
     g.engine("copy-params ind --clear");
     g.sh("sleep 3");
     let s3 = g.engine("wait ind --timeout-ms 1000");
     assert_eq!(s3["copy_control"], "suspended", "{s3}");
-    assert_eq!(num(&s3, "copy_regions_left"), left, "suspended means no progress");
+    assert_eq!(
+        num(&s3, "copy_regions_left"),
+        left,
+        "suspended means no progress"
+    );
     println!(
         "  suspended with {left} of {} regions left",
         num(&s, "copy_regions").max(left)
@@ -361,7 +373,10 @@ fn copy_parameters_throttle(g: &mut Guest) {
     let took = t.elapsed().as_secs_f64();
     assert_eq!(state(&s), "idle", "{s}");
     println!("  throttled update of 256 chunks in batches of 64, 1 s apart: {took:.1} s");
-    assert!(took >= 3.0, "the throttle did not hold the copy back: {took:.1} s");
+    assert!(
+        took >= 3.0,
+        "the throttle did not hold the copy back: {took:.1} s"
+    );
     g.assert_dev(&s1, "s");
     // Without the throttle the same work goes at once.
     g.engine("copy-params ind --clear");
@@ -375,4 +390,44 @@ fn copy_parameters_throttle(g: &mut Guest) {
         t.elapsed().as_secs_f64()
     );
     g.assert_dev(&s1, "s");
+}
+
+fn scratch_area_fills_the_copy_fails_cleanly(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    enable(g, &m1, &s1, &b1);
+    g.engine("wait ind --timeout-ms 600000");
+    g.model_copy("m", "s");
+    // A long throttled update with a scratch area capped at 8 MiB.
+    g.engine("copy-params ind --units 32 --delay-ms 60000");
+    g.write(&mt, &["m"], 0, 4096);
+    let s = g.engine("--scratch-max-mib 8 update ind to_shadow");
+    assert_eq!(num(&s, "scratch_size_bytes"), 8 << 20, "{s}");
+    g.model_copy("m", "s");
+    // 16 MiB written on the master during the copy: the old data has nowhere to go.
+    g.write(&mt, &["m"], 8192, 16384);
+    let s = g.engine("status ind");
+    assert_eq!(state(&s), "failed", "{s}");
+    assert!(
+        s["reason"].as_str().unwrap_or("").contains("scratch area"),
+        "{s}"
+    );
+    // The master is untouched by the failure.
+    g.assert_dev(&mt, "m");
+    g.assert_dev(&m1, "m");
+    let (code, err) = g.engine_err("resume ind");
+    assert_eq!(code, 5, "{err}");
+    let (code, _) = g.engine_err("disable ind");
+    assert_eq!(code, 6);
+    // A new update (full-size scratch) gives the shadow the master's image again.
+    g.engine("copy-params ind --clear");
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(state(&s), "copying", "{s}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
 }

@@ -66,7 +66,7 @@ impl Engine {
     }
 
     /// Moves every region the kernel still has to copy to the slot.
-    fn hold_back_all(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
+    pub(crate) fn hold_back_all(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let mut held = self.persisted_bitmap(rec)?;
         self.reload_log(rec, dir, |kernel| {
             let n = kernel.nr_chunks();
@@ -270,5 +270,70 @@ fn stopped_why(c: CopyControl) -> &'static str {
     match c {
         CopyControl::Failed => "lost with its scratch area",
         _ => "aborted",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::{Direction, SetKind};
+    use crate::units::{Bytes, Sectors};
+
+    fn rec(region: Sectors, params: Option<CopyParams>) -> SetRecord {
+        SetRecord {
+            name: "s".into(),
+            uuid: "u".into(),
+            kind: SetKind::Independent,
+            master: "/dev/m".into(),
+            shadow: "/dev/s".into(),
+            bitmap: "/dev/b".into(),
+            overflow: None,
+            chunk: Sectors(64),
+            master_size: Bytes(64 << 20),
+            shadow_size: Bytes(64 << 20),
+            cow_gen: 0,
+            op: SetOp::Copying {
+                direction: Direction::ToShadow,
+                started: 0,
+                region: Some(region),
+                phase: CopyPhase::Running,
+                replaces_region: None,
+                regions_to_copy: None,
+                full: false,
+                since: None,
+                began: None,
+                control: CopyControl::Run,
+                pit_gen: 0,
+            },
+            created: 0,
+            last_modified: 0,
+            last_freeze_us: None,
+            eras: None,
+            copy_params: params,
+        }
+    }
+
+    #[test]
+    fn batches_are_whole_regions_of_at_least_the_units() {
+        let p = |units| Some(CopyParams { units, delay_ms: 0 });
+        // One-chunk regions: a batch is `units` regions.
+        assert_eq!(Engine::batch_regions(&rec(Sectors(64), p(10))), Some(10));
+        // 4 MiB regions (128 chunks): 10 chunks still make one region, 200 make two.
+        assert_eq!(Engine::batch_regions(&rec(Sectors(8192), p(10))), Some(1));
+        assert_eq!(Engine::batch_regions(&rec(Sectors(8192), p(200))), Some(2));
+        assert_eq!(Engine::batch_regions(&rec(Sectors(64), None)), None);
+    }
+
+    #[test]
+    fn held_chunks_and_regions_convert_without_loss() {
+        let r = rec(Sectors(8192), None);
+        let mut chunks = ChunkBitmap::new(1024);
+        chunks.set(0).unwrap();
+        chunks.set(129).unwrap();
+        let regions = Engine::chunks_to_regions(&r, &chunks);
+        assert_eq!(regions.iter().collect::<Vec<_>>(), vec![0, 1]);
+        let back = Engine::regions_to_chunks(&r, &regions);
+        assert_eq!(back.count(), 256);
+        assert!(back.contains(0) && back.contains(129));
     }
 }

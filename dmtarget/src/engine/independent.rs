@@ -580,15 +580,16 @@ impl Engine {
     }
 
     /// Marks a copy failed after its point-in-time image was lost and stops the kernel
-    /// copying from it (every region clean; nothing is held back: a new copy or update
-    /// starts over).
+    /// copying from it: what it had still to copy is held back (so that the next copy
+    /// or update in the same direction copies it).
     fn fail_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let mut next = self.cfg.clone();
         if let Some(SetOp::Copying { control, .. }) = next.set_mut(&rec.name).map(|s| &mut s.op) {
             *control = CopyControl::Failed;
         }
         save_config(&self.store, &mut self.cfg, next)?;
-        self.reload_log(rec, dir, |kernel| Ok(ChunkBitmap::new(kernel.nr_chunks())))?;
+        let rec = self.set_record(&rec.name)?.clone();
+        self.hold_back_all(&rec, dir)?;
         eprintln!(
             "dsimage: set {}: the scratch area of its copy filled; the copy failed, the \
              source is untouched, the target needs a new copy or update",

@@ -2,7 +2,7 @@
 //! clean slate, data verified against a model image kept in the guest.
 //!
 //! Every write goes to a device *and* to the model file of what that device must
-//! read back; every check compares a direct-I/O checksum of the device with the model's.
+//! read back; every check compares the device with the model byte for byte (direct I/O).
 
 pub mod clients;
 
@@ -116,25 +116,12 @@ impl Guest {
         self.sh(&format!("cp {MODELS}/{from} {MODELS}/{to}"));
     }
 
-    pub fn sha_dev(&self, dev: &str) -> String {
-        self.sh(&format!(
-            "dd if={dev} bs=1M iflag=direct status=none | sha256sum | cut -d' ' -f1"
-        ))
-        .trim()
-        .to_string()
-    }
-
-    pub fn sha_model(&self, model: &str) -> String {
-        self.sh(&format!("sha256sum {MODELS}/{model} | cut -d' ' -f1"))
-            .trim()
-            .to_string()
-    }
-
-    /// Asserts that `dev` reads back exactly the model.
+    /// Asserts that `dev` reads back exactly the model (compared in the guest by
+    /// `labcmp`, byte for byte, with direct I/O).
     #[track_caller]
     pub fn assert_dev(&self, dev: &str, model: &str) {
-        let (d, m) = (self.sha_dev(dev), self.sha_model(model));
-        assert_eq!(d, m, "{dev} does not match model {model}");
+        let (st, _, err) = self.try_sh(&format!("labcmp {dev} {MODELS}/{model}"));
+        assert_eq!(st, 0, "{dev} does not match model {model}: {}", err.trim());
     }
 
     /// Fills a whole device with random data and makes that its model.
@@ -183,7 +170,7 @@ pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenar
         state_disk_mib: 512,
         mem_mib: 1024,
         cpus: 2,
-        binaries: vec![target_bin("dsimaged")],
+        binaries: vec![target_bin("dsimaged"), target_bin("labcmp")],
         forward: forward.to_vec(),
         forward_fixed: Vec::new(),
         boot_hook: None,

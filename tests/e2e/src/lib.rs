@@ -153,7 +153,11 @@ pub fn run_suite(name: &str, disks: &[(&str, u64)], scenarios: &[Scenario]) {
 /// As [`run_suite`], with guest TCP ports forwarded to free host loopback ports
 /// (see `Vm::host_port`).
 pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenarios: &[Scenario]) {
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    // Scenario filters: any scenario whose name contains one of them runs.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let lab_dir = dsimage_lab::default_lab_dir(&format!("e2e-{name}"));
     // Fresh disks every run: images of an earlier run may have other sizes or contents.
     let _ = std::fs::remove_dir_all(&lab_dir);
@@ -181,10 +185,8 @@ pub fn run_suite_with(name: &str, disks: &[(&str, u64)], forward: &[u16], scenar
     let mut guest = Guest { vm };
     let (mut passed, mut failed) = (0, 0);
     for (sname, f) in scenarios {
-        if let Some(flt) = &filter {
-            if !sname.contains(flt.as_str()) {
-                continue;
-            }
+        if !filters.is_empty() && !filters.iter().any(|f| sname.contains(f.as_str())) {
+            continue;
         }
         let t = Instant::now();
         guest.reset();

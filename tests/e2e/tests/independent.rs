@@ -5,7 +5,7 @@
 use dsimage_e2e::{run_suite, Guest, Scenario};
 use serde_json::Value;
 
-const DISKS: &[(&str, u64)] = &[("m1", 96), ("s1", 96), ("b1", 16), ("s2", 96), ("b2", 16)];
+const DISKS: &[(&str, u64)] = &[("m1", 64), ("s1", 64), ("b1", 16), ("s2", 64), ("b2", 16)];
 
 /// Chunk size of the sets here (the default), in KiB.
 const CHUNK_KIB: u64 = 32;
@@ -310,7 +310,7 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
     g.write(&mt, &["m"], 8192, 64);
     g.assert_dev(&st, "s");
     let s = g.engine("resume ind");
-    assert_eq!(s["copy_control"], "running", "{s}");
+    assert_eq!(s["copy_control"], "run", "{s}");
     let s = g.engine("wait ind --timeout-ms 600000");
     assert_eq!(state(&s), "idle", "{s}");
     g.assert_dev(&s1, "s");
@@ -335,7 +335,7 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
     g.write(&mt, &["m"], 1024, 64);
     let s = g.engine("update ind to_shadow");
     assert_eq!(state(&s), "copying", "{s}");
-    assert_eq!(s["copy_control"], "running", "{s}");
+    assert_eq!(s["copy_control"], "run", "{s}");
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
     let s = g.engine("wait ind --timeout-ms 600000");

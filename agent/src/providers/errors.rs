@@ -19,7 +19,10 @@
 //!   there become CIM errors through [`cim_error`].
 //!
 //! Both mappings classify the same [`EngineError`] variants, side by side in
-//! [`classify`], so that they cannot drift apart.
+//! [`classify`], so that they cannot drift apart. One variant depends on the method:
+//! [`EngineError::Conflict`] is a volume in use for most methods, but for the methods
+//! that act on a copy in progress it means the set is not in a state they apply to
+//! ([`ConflictMeans`]).
 
 use dmtarget::dm::DmError;
 use dmtarget::engine::EngineError;
@@ -77,8 +80,23 @@ impl ReturnCode {
     }
 }
 
+/// What the engine's [`EngineError::Conflict`] means to a method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConflictMeans {
+    /// Methods that set up or move data (CreateIISet, Copy, Update, Disable, volume
+    /// methods): the engine raises Conflict for volumes that are mounted, held by another
+    /// device, read-only or already in a set (In Use, which the MOF lists for every
+    /// method that can meet it), and for a shadow that cannot be copied back; it does
+    /// not tell these apart yet.
+    InUse,
+    /// Methods that act on the copy in progress (DS_IISet.Suspend, Resume, Abort): the
+    /// engine raises Conflict when the set has no copy in progress or its copy was
+    /// aborted (Invalid State, as the MOF says for these methods).
+    InvalidState,
+}
+
 /// The CIM status and the method return code of one engine error.
-fn classify(e: &EngineError) -> (CimStatus, ReturnCode) {
+fn classify(e: &EngineError, conflict: ConflictMeans) -> (CimStatus, ReturnCode) {
     match e {
         EngineError::InvalidArgument(_) => {
             (CimStatus::InvalidParameter, ReturnCode::InvalidParameter)
@@ -87,11 +105,13 @@ fn classify(e: &EngineError) -> (CimStatus, ReturnCode) {
         EngineError::TooSmall { .. } => (CimStatus::InvalidParameter, ReturnCode::SizeMismatch),
         EngineError::NotFound { .. } => (CimStatus::NotFound, ReturnCode::NotFound),
         EngineError::AlreadyExists { .. } => (CimStatus::AlreadyExists, ReturnCode::AlreadyExists),
-        // The engine raises Conflict for volumes that are mounted, held by another device,
-        // read-only or already in a set (In Use, which the MOF lists for every method that
-        // can meet it), and for a shadow that cannot be copied back; it does not tell
-        // these apart yet.
-        EngineError::Conflict(_) => (CimStatus::Failed, ReturnCode::InUse),
+        EngineError::Conflict(_) => (
+            CimStatus::Failed,
+            match conflict {
+                ConflictMeans::InUse => ReturnCode::InUse,
+                ConflictMeans::InvalidState => ReturnCode::InvalidState,
+            },
+        ),
         EngineError::Busy(_) => (CimStatus::Failed, ReturnCode::Busy),
         EngineError::NotSupported(_) => (CimStatus::NotSupported, ReturnCode::NotSupported),
         EngineError::Timeout(_) => (CimStatus::Failed, ReturnCode::Timeout),
@@ -104,12 +124,17 @@ fn classify(e: &EngineError) -> (CimStatus, ReturnCode) {
 /// The CIM error of an engine error met by an intrinsic operation; the description is
 /// the engine's, which says what was refused and why.
 pub fn cim_error(e: &EngineError) -> CimError {
-    CimError::new(classify(e).0, e.to_string())
+    CimError::new(classify(e, ConflictMeans::InUse).0, e.to_string())
 }
 
 /// The return code of an engine error met by an extrinsic method.
 pub fn return_code(e: &EngineError) -> ReturnCode {
-    classify(e).1
+    return_code_as(e, ConflictMeans::InUse)
+}
+
+/// The return code of an engine error met by a method that reads Conflict as `conflict`.
+pub fn return_code_as(e: &EngineError, conflict: ConflictMeans) -> ReturnCode {
+    classify(e, conflict).1
 }
 
 /// Why there is no engine, as every engine-backed operation then answers it.
@@ -153,7 +178,18 @@ pub fn success(out_params: Vec<ParamValue>) -> MethodOutput {
 /// A method whose engine operation was refused or failed: its return code, and the
 /// engine's description in the log, since the client only sees the code.
 pub fn failure(class: &str, method: &str, target: &str, e: &EngineError) -> MethodOutput {
-    let rc = return_code(e);
+    failure_as(class, method, target, e, ConflictMeans::InUse)
+}
+
+/// As [`failure`], for a method that reads Conflict as `conflict`.
+pub fn failure_as(
+    class: &str,
+    method: &str,
+    target: &str,
+    e: &EngineError,
+    conflict: ConflictMeans,
+) -> MethodOutput {
+    let rc = return_code_as(e, conflict);
     eprintln!(
         "dsimaged: {class}.{method} on {target}: returned {} ({}): {e}",
         rc.code(),
@@ -172,9 +208,20 @@ pub fn outcome<T>(
     target: &str,
     r: Result<T, EngineError>,
 ) -> MethodOutput {
+    outcome_as(class, method, target, r, ConflictMeans::InUse)
+}
+
+/// As [`outcome`], for a method that reads Conflict as `conflict`.
+pub fn outcome_as<T>(
+    class: &str,
+    method: &str,
+    target: &str,
+    r: Result<T, EngineError>,
+    conflict: ConflictMeans,
+) -> MethodOutput {
     match r {
         Ok(_) => success(Vec::new()),
-        Err(e) => failure(class, method, target, &e),
+        Err(e) => failure_as(class, method, target, &e, conflict),
     }
 }
 
@@ -239,6 +286,39 @@ mod tests {
         for (e, code) in all_variants().iter().zip(want) {
             assert_eq!(return_code(e).code(), code, "{e:?}");
         }
+    }
+
+    #[test]
+    fn copy_control_methods_read_conflict_as_invalid_state() {
+        // Only Conflict changes meaning; every other variant keeps its code.
+        let want = [5, 8, 9, 7, 13, 12, 1, 3, 4, 4, 4];
+        for (e, code) in all_variants().iter().zip(want) {
+            assert_eq!(
+                return_code_as(e, ConflictMeans::InvalidState).code(),
+                code,
+                "{e:?}"
+            );
+            assert_eq!(
+                return_code_as(e, ConflictMeans::InUse),
+                return_code(e),
+                "{e:?}"
+            );
+        }
+        let aborted = outcome_as::<()>(
+            "DS_IISet",
+            "Resume",
+            "s",
+            Err(EngineError::Conflict("the copy was aborted".into())),
+            ConflictMeans::InvalidState,
+        );
+        assert_eq!(aborted.return_value, Value::from(7u32));
+        let in_use = outcome::<()>(
+            "DS_IISet",
+            "Update",
+            "s",
+            Err(EngineError::Conflict("/dev/vdc is mounted".into())),
+        );
+        assert_eq!(in_use.return_value, Value::from(6u32));
     }
 
     #[test]
@@ -315,8 +395,8 @@ mod tests {
     #[test]
     fn request_errors() {
         assert_eq!(invalid_parameter("x").status, CimStatus::InvalidParameter);
-        let n = not_implemented("DS_IISet.Abort");
+        let n = not_implemented("DS_IISet.Export");
         assert_eq!(n.status, CimStatus::NotSupported);
-        assert_eq!(n.description, "DS_IISet.Abort is not implemented yet");
+        assert_eq!(n.description, "DS_IISet.Export is not implemented yet");
     }
 }

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use dmtarget::engine::{Direction, SetKind, SetState, SetStatus, VolumeInfo, VolumeRole};
+use dmtarget::engine::{
+    CopyControl, CopyParams, Direction, SetKind, SetState, SetStatus, VolumeInfo, VolumeRole,
+};
 use dmtarget::units::Bytes;
 use dmtarget::volume::{BlockDevice, DeviceKind};
 
@@ -115,6 +117,8 @@ pub(super) fn status(state: SetState) -> SetStatus {
         copy_regions: None,
         copy_regions_left: None,
         copy_params: None,
+        scratch_used_bytes: None,
+        scratch_size_bytes: None,
     }
 }
 
@@ -158,6 +162,107 @@ fn set_instances_conform_in_every_state() {
         conforms(&inst);
         out_params_conform(set::CLASS, "GetStatus", &set::status_out_params(&st));
     }
+    for control in [
+        CopyControl::Run,
+        CopyControl::Suspended,
+        CopyControl::Aborted,
+    ] {
+        let st = independent_copy(
+            control,
+            Some(CopyParams {
+                units: 32,
+                delay_ms: 60_000,
+            }),
+        );
+        conforms(&set::instance(&st));
+        out_params_conform(set::CLASS, "GetStatus", &set::status_out_params(&st));
+    }
+}
+
+/// An independent set copying master to shadow, its copy in `control`.
+fn independent_copy(control: CopyControl, params: Option<CopyParams>) -> SetStatus {
+    let mut st = status(SetState::Copying {
+        direction: Direction::ToShadow,
+    });
+    st.kind = SetKind::Independent;
+    st.compact = false;
+    st.copy_control = Some(control);
+    st.copy_region_bytes = Some(32768);
+    st.copy_regions = Some(256);
+    st.copy_regions_left = Some(224);
+    st.copy_params = params;
+    st
+}
+
+#[test]
+fn copy_control_states_and_parameters() {
+    let st_of = |i: &Instance| i.get("State").cloned();
+    let run = set::instance(&independent_copy(CopyControl::Run, None));
+    assert_eq!(st_of(&run), Some(Value::from(set::state::COPY_IN_PROGRESS)));
+    // Unthrottled: no copy parameters (NULL).
+    assert_eq!(run.get("CopyUnits"), None);
+    assert_eq!(run.get("CopyDelay"), None);
+    let params = Some(CopyParams {
+        units: 32,
+        delay_ms: 60_000,
+    });
+    let suspended = independent_copy(CopyControl::Suspended, params);
+    let i = set::instance(&suspended);
+    assert_eq!(st_of(&i), Some(Value::from(set::state::SUSPENDED)));
+    assert_eq!(i.get("Direction"), Some(&Value::from(1u16)));
+    assert_eq!(i.get("CopyUnits"), Some(&Value::from(32u32)));
+    assert_eq!(i.get("CopyDelay"), Some(&Value::from(60_000u32)));
+    let text = set::summary(&suspended);
+    assert!(text.contains("suspended at 42%"), "{text}");
+    assert!(text.contains("until the copy is resumed"), "{text}");
+    let out = set::status_out_params(&suspended);
+    assert_eq!(out[0].name, "State");
+    assert_eq!(
+        out[0]
+            .data
+            .typed("State", crate::cim::CimType::Uint16, false)
+            .unwrap(),
+        Some(Value::from(4u16))
+    );
+
+    let mut aborted = independent_copy(CopyControl::Aborted, params);
+    aborted.state = SetState::Copying {
+        direction: Direction::ToMaster,
+    };
+    let i = set::instance(&aborted);
+    assert_eq!(st_of(&i), Some(Value::from(set::state::ABORTED)));
+    assert_eq!(i.get("Direction"), Some(&Value::from(2u16)));
+    let text = set::summary(&aborted);
+    assert!(
+        text.starts_with("copy shadow to master aborted at 42%: the master reads"),
+        "{text}"
+    );
+    assert!(
+        text.contains("depends on the shadow until the next copy or update shadow to master"),
+        "{text}"
+    );
+    assert_eq!(
+        i.get("StatusDescriptions"),
+        Some(&Value::string_array([text]))
+    );
+    // Parameters beyond uint32 are reported as its largest value.
+    let big = independent_copy(
+        CopyControl::Run,
+        Some(CopyParams {
+            units: u64::MAX,
+            delay_ms: 0,
+        }),
+    );
+    let i = set::instance(&big);
+    assert_eq!(i.get("CopyUnits"), Some(&Value::from(u32::MAX)));
+    assert_eq!(i.get("CopyDelay"), Some(&Value::from(0u32)));
+    // Independent sets report their parameters when idle too.
+    let mut idle = independent_copy(CopyControl::Run, params);
+    idle.state = SetState::Idle;
+    idle.copy_control = None;
+    let i = set::instance(&idle);
+    assert_eq!(st_of(&i), Some(Value::from(set::state::IDLE)));
+    assert_eq!(i.get("CopyUnits"), Some(&Value::from(32u32)));
 }
 
 #[test]

@@ -1,16 +1,17 @@
 //! DS_IISet: one instance per set of the engine, built from its status; the set methods
-//! the engine supports (Copy, Update, Wait, Disable, GetStatus), DeleteInstance
-//! (disable) and CreateInstance (enable, like DS_IIService.CreateIISet).
+//! the engine supports (Copy, Update, Wait, Disable, GetStatus, and for the background
+//! copy of an independent set Suspend, Resume, Abort and SetCopyParameters),
+//! DeleteInstance (disable) and CreateInstance (enable, like DS_IIService.CreateIISet).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use dmtarget::engine::{Direction, SetKind, SetState, SetStatus};
+use dmtarget::engine::{CopyControl, CopyParams, Direction, SetKind, SetState, SetStatus};
 
 use super::args::{self, Args};
 use super::create::NewSet;
 use super::engine_host::EngineHost;
-use super::errors::{cim_error, failure, not_implemented, outcome, success};
+use super::errors::{cim_error, failure, not_implemented, outcome_as, success, ConflictMeans};
 use super::paths::is_named_by;
 use super::NAMESPACE;
 use crate::cim::{
@@ -28,6 +29,8 @@ pub mod state {
     pub const IDLE: u16 = 1;
     pub const COPY_IN_PROGRESS: u16 = 2;
     pub const UPDATE_IN_PROGRESS: u16 = 3;
+    pub const SUSPENDED: u16 = 4;
+    pub const ABORTED: u16 = 5;
     pub const OFFLINE: u16 = 8;
 }
 
@@ -36,11 +39,7 @@ const OP_OK: u16 = 2;
 const OP_ERROR: u16 = 6;
 
 /// Methods of the schema the engine does not offer yet.
-const NOT_IMPLEMENTED: [&str; 9] = [
-    "Abort",
-    "Suspend",
-    "Resume",
-    "SetCopyParameters",
+const NOT_IMPLEMENTED: [&str; 5] = [
     "Export",
     "Join",
     "Reset",
@@ -73,14 +72,18 @@ pub fn direction_code(d: Option<Direction>) -> u16 {
 }
 
 /// DS_IISet.State. A dependent set's copy is an update (only changed chunks move), so
-/// its operations are reported as updates. A shadow that ran out of space or that the
-/// kernel reports unusable is offline (the master is unharmed).
+/// its operations are reported as updates. The background copy of an independent set
+/// is in progress, suspended or aborted (its target still depends on its source until
+/// it is resumed or replaced). A shadow that ran out of space or that the kernel reports
+/// unusable is offline (the master is unharmed).
 pub fn state_code(st: &SetStatus) -> u16 {
     match &st.state {
         SetState::Idle => state::IDLE,
-        SetState::Copying { .. } => match st.kind {
-            SetKind::Dependent => state::UPDATE_IN_PROGRESS,
-            SetKind::Independent => state::COPY_IN_PROGRESS,
+        SetState::Copying { .. } => match (st.kind, st.copy_control) {
+            (SetKind::Dependent, _) => state::UPDATE_IN_PROGRESS,
+            (SetKind::Independent, Some(CopyControl::Suspended)) => state::SUSPENDED,
+            (SetKind::Independent, Some(CopyControl::Aborted)) => state::ABORTED,
+            (SetKind::Independent, _) => state::COPY_IN_PROGRESS,
         },
         SetState::OutOfSpace | SetState::Failed { .. } => state::OFFLINE,
     }
@@ -104,14 +107,29 @@ pub fn summary(st: &SetStatus) -> String {
             st.chunks_changed,
             st.chunks_total
         ),
-        SetState::Copying { direction } => format!(
-            "copying {}: {}% done",
-            match direction {
-                Direction::ToShadow => "master to shadow",
-                Direction::ToMaster => "shadow to master",
-            },
-            percent(st.percent_completed)
-        ),
+        SetState::Copying { direction } => {
+            let (from, to) = match direction {
+                Direction::ToShadow => ("master", "shadow"),
+                Direction::ToMaster => ("shadow", "master"),
+            };
+            let done = percent(st.percent_completed);
+            match st.copy_control {
+                Some(CopyControl::Suspended) => format!(
+                    "copy {from} to {to} suspended at {done}%: the {to} reads the point-in-time \
+                     image and depends on the {from} until the copy is resumed"
+                ),
+                Some(CopyControl::Aborted) => format!(
+                    "copy {from} to {to} aborted at {done}%: the {to} reads the point-in-time \
+                     image and depends on the {from} until the next copy or update {from} to \
+                     {to}"
+                ),
+                Some(CopyControl::Failed) => format!(
+                    "copy {from} to {to} failed at {done}%: its scratch area filled; copy or \
+                     update {from} to {to} again"
+                ),
+                Some(CopyControl::Run) | None => format!("copying {from} to {to}: {done}% done"),
+            }
+        }
         SetState::OutOfSpace => "out of space: the shadow is no longer valid (the master is \
              unharmed); update the set from the master to start again"
             .into(),
@@ -120,8 +138,9 @@ pub fn summary(st: &SetStatus) -> String {
 }
 
 /// The DS_IISet instance of a set: every property of the class that the status has.
-/// CopyUnits, CopyDelay, BitmapSize and PointInTime are not reported by the engine yet
-/// and are left out (NULL).
+/// CopyUnits and CopyDelay are the copy parameters of an independent set, left out
+/// (NULL) when its copies are not throttled; BitmapSize and PointInTime are not reported
+/// by the engine yet and are left out too.
 pub fn instance(st: &SetStatus) -> Instance {
     let path_text = |p: &std::path::Path| p.display().to_string();
     let direction = match &st.state {
@@ -129,7 +148,7 @@ pub fn instance(st: &SetStatus) -> Instance {
         _ => None,
     };
     let healthy = matches!(st.state, SetState::Idle | SetState::Copying { .. });
-    Instance::new(CLASS)
+    let inst = Instance::new(CLASS)
         .with("Name", st.name.as_str())
         .with("Type", type_code(st.kind))
         .with("Compact", st.compact)
@@ -165,7 +184,13 @@ pub fn instance(st: &SetStatus) -> Instance {
                 vec![Some(Scalar::Uint16(if healthy { OP_OK } else { OP_ERROR }))],
             ),
         )
-        .with("StatusDescriptions", Value::string_array([summary(st)]))
+        .with("StatusDescriptions", Value::string_array([summary(st)]));
+    match st.copy_params {
+        Some(p) => inst
+            .with("CopyUnits", u32::try_from(p.units).unwrap_or(u32::MAX))
+            .with("CopyDelay", u32::try_from(p.delay_ms).unwrap_or(u32::MAX)),
+        None => inst,
+    }
 }
 
 /// The OUT parameters of GetStatus.
@@ -274,6 +299,33 @@ impl Provider for SetProvider {
                 ("Wait", host.wait_idle(&name, timeout)?.map(drop))
             }
             "disable" => ("Disable", host.with_engine(|e| e.disable(&name))?),
+            // The background copy of an independent set.
+            "suspend" => (
+                "Suspend",
+                host.with_engine(|e| e.suspend_copy(&name).map(drop))?,
+            ),
+            "resume" => (
+                "Resume",
+                host.with_engine(|e| e.resume_copy(&name).map(drop))?,
+            ),
+            "abort" => (
+                "Abort",
+                host.with_engine(|e| e.abort_copy(&name).map(drop))?,
+            ),
+            "setcopyparameters" => {
+                // Units is chunks per batch, Delay the pause in milliseconds after each
+                // batch. Values the engine refuses (Units 0, Delay over
+                // dmtarget::engine::MAX_COPY_DELAY_MS) are its InvalidArgument: return
+                // code 5, as the MOF lists for the method.
+                let params = CopyParams {
+                    units: a.required_u32("Units")?.into(),
+                    delay_ms: a.required_u32("Delay")?.into(),
+                };
+                (
+                    "SetCopyParameters",
+                    host.with_engine(|e| e.set_copy_params(&name, Some(params)).map(drop))?,
+                )
+            }
             "getstatus" => {
                 return Ok(match host.with_engine(|e| e.status(&name))? {
                     Ok(st) => success(status_out_params(&st)),
@@ -287,6 +339,12 @@ impl Provider for SetProvider {
                 ))
             }
         };
-        Ok(outcome(CLASS, m, &name, r))
+        // The engine's Conflict means no copy in progress (or an aborted one) to the
+        // methods that act on the copy, a volume in use to the others.
+        let conflict = match m {
+            "Suspend" | "Resume" | "Abort" => ConflictMeans::InvalidState,
+            _ => ConflictMeans::InUse,
+        };
+        Ok(outcome_as(CLASS, m, &name, r, conflict))
     }
 }

@@ -108,6 +108,18 @@ fn set_operations_without_engine_fail_with_the_reason() {
         ("Wait", vec![]),
         ("Disable", vec![]),
         ("GetStatus", vec![]),
+        ("Suspend", vec![]),
+        ("Resume", vec![]),
+        ("Abort", vec![]),
+        (
+            "SetCopyParameters",
+            vec![param("Units", 32u32), param("Delay", 1000u32)],
+        ),
+        // Units 0 is the engine's to refuse (a return code), not a request error.
+        (
+            "SetCopyParameters",
+            vec![param("Units", 0u32), param("Delay", 0u32)],
+        ),
     ] {
         unavailable(p.invoke_method(&ctx(), &t, m, &params));
     }
@@ -195,6 +207,7 @@ fn polling_interval_is_adjustable_without_engine() {
 fn set_method_parameters_are_checked_first() {
     let p = SetProvider::new(host());
     let t = set_target("s1");
+    let long = set_target(&"n".repeat(65));
     invalid(
         p.invoke_method(&ctx(), &t, "Copy", &[param("Direction", 0u16)]),
         "0 is not a direction",
@@ -215,7 +228,24 @@ fn set_method_parameters_are_checked_first() {
         p.invoke_method(&ctx(), &t, "Wait", &[param("Timeout", "soon")]),
         "Timeout",
     );
-    let long = set_target(&"n".repeat(65));
+    invalid(
+        p.invoke_method(&ctx(), &t, "SetCopyParameters", &[param("Delay", 5u32)]),
+        "Units is required",
+    );
+    invalid(
+        p.invoke_method(&ctx(), &t, "SetCopyParameters", &[param("Units", 5u32)]),
+        "Delay is required",
+    );
+    invalid(
+        p.invoke_method(
+            &ctx(),
+            &t,
+            "SetCopyParameters",
+            &[param("Units", "many"), param("Delay", 5u32)],
+        ),
+        "Units",
+    );
+    invalid(p.invoke_method(&ctx(), &long, "Suspend", &[]), "at most 64");
     invalid(
         p.invoke_method(&ctx(), &long, "GetStatus", &[]),
         "at most 64",
@@ -311,16 +341,12 @@ fn volume_method_targets_are_checked_first() {
 fn features_not_implemented_yet() {
     let p = SetProvider::new(host());
     for m in [
-        "Abort",
-        "Suspend",
-        "Resume",
-        "SetCopyParameters",
         "Export",
         "Join",
         "Reset",
         "AttachOverflow",
         "DetachOverflow",
-        "abort",
+        "export",
     ] {
         not_supported(p.invoke_method(&ctx(), &set_target("s1"), m, &[]));
     }

@@ -17,7 +17,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::config::{Config, ConfigStore, SetOp, SetRecord};
+use super::config::{Config, ConfigStore, CopyControl, CopyPhase, SetOp, SetRecord};
 use super::independent::CopyKind;
 use super::tables::{linear, merge, origin, raw_devref, sectors, snapshot};
 use super::validate::CheckedSet;
@@ -204,7 +204,18 @@ impl Engine {
 
     fn copy_or_update(&mut self, name: &str, dir: Direction, kind: CopyKind) -> Result<SetStatus> {
         let rec = self.set_record(name)?.clone();
-        if rec.op != SetOp::Idle {
+        // A stopped copy of an independent set (suspended, aborted, failed) is replaced by
+        // a new copy or update in its direction; `start_copy` decides.
+        let stopped = rec.kind == SetKind::Independent
+            && matches!(
+                rec.op,
+                SetOp::Copying {
+                    control: CopyControl::Suspended | CopyControl::Aborted | CopyControl::Failed,
+                    phase: CopyPhase::Running,
+                    ..
+                }
+            );
+        if rec.op != SetOp::Idle && !stopped {
             return Err(EngineError::Busy(format!(
                 "set {name} is busy ({}); wait for it to finish",
                 op_name(&rec.op)

@@ -2,7 +2,7 @@
 //! the real clients (sblim wbemcli, pywbem, pywbemcli), with data checked in the VM
 //! after every method that moves data.
 
-use dsimage_e2e::clients::{Clients, PASSWORD, USER};
+use dsimage_e2e::clients::{Clients, Run, PASSWORD, USER};
 use dsimage_e2e::{run_suite_with, Guest, Scenario, PREFIX, STATE_DIR};
 use serde_json::Value;
 
@@ -25,6 +25,10 @@ fn main() {
         ),
         ("every_operation_and_method", every_operation_and_method),
         ("agent_restart_keeps_sets", agent_restart_keeps_sets),
+        (
+            "copy_control_of_an_independent_set",
+            copy_control_of_an_independent_set,
+        ),
     ];
     run_suite_with("cim", DISKS, &[5988, 5989], scenarios);
 }
@@ -272,7 +276,7 @@ fn errors_reach_clients(g: &mut Guest) {
            'shadow_in_use': create(Name='x', MasterVolume={m1:?}, ShadowVolume={s1:?}, BitmapVolume={b2:?}),\n\
            'duplicate': create(Name='one', MasterVolume={m1:?}, ShadowVolume={s2:?}, BitmapVolume={b2:?}),\n\
            'independent_small': int(conn.InvokeMethod('CreateIISet', svc, Name='x', Type=pywbem.Uint16(1), MasterVolume={m1:?}, ShadowVolume={b2:?}, BitmapVolume={s2:?})[0]),\n\
-           'abort': code(lambda: conn.InvokeMethod('Abort', p)),\n\
+           'abort': int(conn.InvokeMethod('Abort', p)[0]),\n\
          }}))"
     ));
     assert_eq!(r["unknown_class"], 6, "GetClass of an unknown class: {r}");
@@ -292,7 +296,10 @@ fn errors_reach_clients(g: &mut Guest) {
         r["independent_small"], 12,
         "independent shadow smaller than the master: {r}"
     );
-    assert_eq!(r["abort"], 7, "{r}");
+    assert_eq!(
+        r["abort"], 1,
+        "Abort of a dependent set: Not Supported: {r}"
+    );
     assert_eq!(state_of(g), before, "a refused request changed something");
     // wbemcli sees a CIM error for an unknown class.
     let r = c.wbemcli("ei", &[], "root/dsimage:NoSuchClass", &[]);
@@ -417,22 +424,12 @@ fn every_operation_and_method(g: &mut Guest) {
         "def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
          p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
          svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
-         out = {m: code(lambda: conn.InvokeMethod(m, p)) for m in ['Abort', 'Suspend', 'Resume', 'Export', 'Reset', 'DetachOverflow']}\n\
-         out['SetCopyParameters'] = code(lambda: conn.InvokeMethod('SetCopyParameters', p, Units=pywbem.Uint32(8), Delay=pywbem.Uint32(2)))\n\
+         out = {m: code(lambda: conn.InvokeMethod(m, p)) for m in ['Export', 'Reset', 'DetachOverflow']}\n\
          out['CreateIIGroup'] = code(lambda: conn.InvokeMethod('CreateIIGroup', svc, Name='g'))\n\
          out['groups'] = len(conn.EnumerateInstances('DS_IIGroup'))\n\
          print(json.dumps(out))",
     );
-    for m in [
-        "Abort",
-        "Suspend",
-        "Resume",
-        "Export",
-        "Reset",
-        "DetachOverflow",
-        "SetCopyParameters",
-        "CreateIIGroup",
-    ] {
+    for m in ["Export", "Reset", "DetachOverflow", "CreateIIGroup"] {
         assert_eq!(r[m], 7, "{m} should be CIM_ERR_NOT_SUPPORTED: {r}");
     }
     assert_eq!(r["groups"], 0, "{r}");
@@ -470,4 +467,253 @@ fn every_operation_and_method(g: &mut Guest) {
     let w = c.wbemcli("ein", &[], "root/dsimage:DS_IISet", &[]);
     assert!(!w.stdout.contains("ops"), "{w:?}");
     g.assert_dev(&mt, "m");
+}
+
+/// The return value `wbemcli cm` prints last: `<path> <Method>: <value>`.
+#[track_caller]
+fn wbemcli_rv(r: &Run) -> u64 {
+    assert_eq!(r.status, 0, "{r:?}");
+    r.stdout
+        .trim()
+        .rsplit(": ")
+        .next()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no return value in {r:?}"))
+}
+
+/// `wbemcli gp` of one property of set `name`; empty for NULL.
+#[track_caller]
+fn wbemcli_prop(c: &Clients, name: &str, prop: &str) -> String {
+    let r = c.wbemcli(
+        "gp",
+        &[],
+        &format!("root/dsimage:DS_IISet.Name=\"{name}\""),
+        &[prop],
+    );
+    assert_eq!(r.status, 0, "{r:?}");
+    r.stdout.trim().to_string()
+}
+
+/// Suspend, Resume, Abort and SetCopyParameters on the background copy of an
+/// independent set, through wbemcli and pywbem: the states and return codes the clients
+/// see, what is refused meanwhile, and the data once a new update replaces the aborted
+/// one; then the same methods on a dependent set.
+fn copy_control_of_an_independent_set(g: &mut Guest) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    let (s2, b2) = (g.disk("s2"), g.disk("b2"));
+    let (mt, st) = (top(&m1), top(&s1));
+    g.fill(&m1, "m");
+    let c = start_agent(g);
+    // An independent set: enable starts a full copy; Wait for it.
+    let r = c.pywbem(&format!(
+        "svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv, out = conn.InvokeMethod('CreateIISet', svc, Name='ind', Type=pywbem.Uint16(1),\n\
+           MasterVolume={m1:?}, ShadowVolume={s1:?}, BitmapVolume={b1:?})\n\
+         p = out['Set']\n\
+         rvw, _ = conn.InvokeMethod('Wait', p, Timeout=pywbem.Uint32(600))\n\
+         inst = conn.GetInstance(p)\n\
+         print(json.dumps({{'rv': [int(rv), int(rvw)], 'type': int(inst['Type']),\n\
+           'state': int(inst['State']), 'units': inst['CopyUnits'], 'delay': inst['CopyDelay']}}))"
+    ));
+    assert_eq!(r["rv"], serde_json::json!([0, 0]), "{r}");
+    assert_eq!(r["type"], 1, "{r}");
+    assert_eq!(r["state"], 1, "{r}");
+    // Unthrottled: no copy parameters.
+    assert_eq!(
+        (&r["units"], &r["delay"]),
+        (&Value::Null, &Value::Null),
+        "{r}"
+    );
+    g.model_copy("m", "s");
+    g.assert_dev(&s1, "s");
+
+    // wbemcli: a throttle with a long pause keeps the next update in progress for
+    // minutes (32 chunks per batch, 60 s after each batch).
+    let set = "root/dsimage:DS_IISet.Name=\"ind\"";
+    let r = c.wbemcli("cm", &[], set, &["SetCopyParameters.Units=32,Delay=60000"]);
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    assert_eq!(wbemcli_prop(&c, "ind", "CopyUnits"), "32");
+    assert_eq!(wbemcli_prop(&c, "ind", "CopyDelay"), "60000");
+
+    // Bad values are the engine's Invalid Parameter (5) and change nothing.
+    let before = state_of(g);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ind'})\n\
+         def scp(u, d):\n    return int(conn.InvokeMethod('SetCopyParameters', p, Units=pywbem.Uint32(u), Delay=pywbem.Uint32(d))[0])\n\
+         rvs = [scp(0, 10), scp(8, 60001)]\n\
+         inst = conn.GetInstance(p)\n\
+         print(json.dumps({'rv': rvs, 'units': int(inst['CopyUnits']), 'delay': int(inst['CopyDelay'])}))",
+    );
+    assert_eq!(
+        r["rv"],
+        serde_json::json!([5, 5]),
+        "Units 0, Delay 60001: {r}"
+    );
+    assert_eq!(
+        (r["units"].as_u64(), r["delay"].as_u64()),
+        (Some(32), Some(60000)),
+        "{r}"
+    );
+    let r = c.wbemcli("cm", &[], set, &["SetCopyParameters.Units=0,Delay=10"]);
+    assert_eq!(wbemcli_rv(&r), 5, "{r:?}");
+    assert_eq!(
+        state_of(g),
+        before,
+        "a refused SetCopyParameters changed something"
+    );
+    // Nothing to suspend, resume or abort on an idle set: Invalid State.
+    for m in ["Suspend", "Resume", "Abort"] {
+        assert_eq!(
+            wbemcli_rv(&c.wbemcli("cm", &[], set, &[m])),
+            7,
+            "{m} of an idle set"
+        );
+    }
+
+    // 8 MiB written on the master, then Update master -> shadow (wbemcli): the shadow
+    // reads the new image at once, while the copy goes on in batches.
+    g.write(&mt, &["m"], 0, 8192);
+    let r = c.wbemcli("cm", &[], set, &["Update.Direction=1"]);
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    g.model_copy("m", "s");
+    assert_eq!(wbemcli_prop(&c, "ind", "State"), "2", "copy in progress");
+    g.assert_dev(&st, "s");
+
+    // Suspend (wbemcli): State 4; suspending again is no change; Wait returns at once.
+    let r = c.wbemcli("cm", &[], set, &["Suspend"]);
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    assert_eq!(wbemcli_prop(&c, "ind", "State"), "4", "suspended");
+    assert_eq!(wbemcli_rv(&c.wbemcli("cm", &[], set, &["Suspend"])), 0);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ind'})\n\
+         rvw, _ = conn.InvokeMethod('Wait', p, Timeout=pywbem.Uint32(30))\n\
+         rvs, out = conn.InvokeMethod('GetStatus', p)\n\
+         inst = conn.GetInstance(p)\n\
+         print(json.dumps({'wait': int(rvw), 'status': [int(rvs), int(out['State']), out['Status']],\n\
+           'state': int(inst['State']), 'direction': int(inst['Direction']),\n\
+           'desc': list(inst['StatusDescriptions'])}))",
+    );
+    assert_eq!(r["wait"], 0, "Wait returns for a suspended copy: {r}");
+    assert_eq!(r["status"][0], 0, "{r}");
+    assert_eq!(r["status"][1], 4, "{r}");
+    assert_eq!(r["state"], 4, "{r}");
+    assert_eq!(r["direction"], 1, "{r}");
+    let text = r["status"][2].as_str().unwrap_or_default();
+    assert!(text.contains("suspended"), "{r}");
+    assert_eq!(r["desc"][0].as_str(), Some(text), "{r}");
+    g.assert_dev(&st, "s");
+    // Disable is refused while the shadow depends on the master (Busy), and so is
+    // DeleteInstance (CIM_ERR_FAILED).
+    assert_eq!(wbemcli_rv(&c.wbemcli("cm", &[], set, &["Disable"])), 13);
+
+    // Resume (pywbem): 0, copying again; resuming a running copy is no change.
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ind'})\n\
+         rv1 = int(conn.InvokeMethod('Resume', p)[0])\n\
+         s1 = int(conn.GetInstance(p)['State'])\n\
+         rv2 = int(conn.InvokeMethod('Resume', p)[0])\n\
+         print(json.dumps({'rv': [rv1, rv2], 'state': s1}))",
+    );
+    assert_eq!(r["rv"], serde_json::json!([0, 0]), "{r}");
+    assert_eq!(r["state"], 2, "copying again after Resume: {r}");
+
+    // Abort (pywbem): State 5, the shadow still reads the point in time; Resume and
+    // Suspend are then Invalid State, an update in the other direction is refused (the
+    // shadow depends on the master; Update reads the engine's refusal as In Use), and
+    // so are Disable and DeleteInstance.
+    let r = c.pywbem(
+        "def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
+         p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ind'})\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv = int(conn.InvokeMethod('Abort', p)[0])\n\
+         inst = conn.GetInstance(p)\n\
+         out = {'abort': rv, 'state': int(inst['State']), 'desc': inst['StatusDescriptions'][0],\n\
+           'again': int(conn.InvokeMethod('Abort', p)[0]),\n\
+           'resume': int(conn.InvokeMethod('Resume', p)[0]),\n\
+           'suspend': int(conn.InvokeMethod('Suspend', p)[0]),\n\
+           'other_direction': int(conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(2))[0]),\n\
+           'disable': int(conn.InvokeMethod('Disable', p)[0]),\n\
+           'delete_iiset': int(conn.InvokeMethod('DeleteIISet', svc, Name='ind')[0]),\n\
+           'delete_instance': code(lambda: conn.DeleteInstance(p)),\n\
+           'after': int(conn.GetInstance(p)['State'])}\n\
+         print(json.dumps(out))",
+    );
+    assert_eq!(r["abort"], 0, "{r}");
+    assert_eq!(r["state"], 5, "{r}");
+    assert!(
+        r["desc"].as_str().unwrap_or_default().contains("aborted"),
+        "{r}"
+    );
+    assert_eq!(r["again"], 0, "aborting an aborted copy is no change: {r}");
+    assert_eq!(r["resume"], 7, "Resume after Abort: Invalid State: {r}");
+    assert_eq!(r["suspend"], 7, "Suspend after Abort: Invalid State: {r}");
+    assert_eq!(r["other_direction"], 6, "{r}");
+    assert_eq!(r["disable"], 13, "{r}");
+    assert_eq!(r["delete_iiset"], 13, "{r}");
+    assert_eq!(r["delete_instance"], 1, "CIM_ERR_FAILED: {r}");
+    assert_eq!(r["after"], 5, "{r}");
+    let w = c.wbemcli("di", &[], set, &[]);
+    assert_ne!(
+        w.status, 0,
+        "wbemcli di of a set whose copy was aborted: {w:?}"
+    );
+    assert_eq!(wbemcli_prop(&c, "ind", "State"), "5");
+    g.assert_dev(&st, "s");
+    g.assert_dev(&mt, "m");
+
+    // Lift the throttle (one batch as large as the set, no pause; wbemcli), change the
+    // master again and update master -> shadow: the new copy replaces the aborted one
+    // and finishes (Wait, pywbem).
+    let r = c.wbemcli("cm", &[], set, &["SetCopyParameters.Units=1000000,Delay=0"]);
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    g.write(&mt, &["m"], 16384, 512);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ind'})\n\
+         rv1 = int(conn.InvokeMethod('Update', p, Direction=pywbem.Uint16(1))[0])\n\
+         rv2 = int(conn.InvokeMethod('Wait', p, Timeout=pywbem.Uint32(600))[0])\n\
+         inst = conn.GetInstance(p)\n\
+         print(json.dumps({'rv': [rv1, rv2], 'state': int(inst['State']),\n\
+           'sync': int(inst['PercentSynchronized']), 'units': int(inst['CopyUnits']),\n\
+           'delay': int(inst['CopyDelay'])}))",
+    );
+    assert_eq!(r["rv"], serde_json::json!([0, 0]), "{r}");
+    assert_eq!(r["state"], 1, "{r}");
+    assert_eq!(r["sync"], 100, "{r}");
+    assert_eq!(
+        (r["units"].as_u64(), r["delay"].as_u64()),
+        (Some(1000000), Some(0)),
+        "{r}"
+    );
+    g.model_copy("m", "s");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&st, "s");
+    g.assert_dev(&mt, "m");
+    // Idle again: nothing to suspend; and now the set can go.
+    assert_eq!(wbemcli_rv(&c.wbemcli("cm", &[], set, &["Suspend"])), 7);
+    let w = c.wbemcli("di", &[], set, &[]);
+    assert_eq!(w.status, 0, "{w:?}");
+    g.assert_dev(&m1, "m");
+
+    // A dependent set has no background copy: Not Supported (1), nothing changes.
+    assert_eq!(create_set(&c, "dep", &m1, &s2, &b2)["rv"], 0);
+    let before = state_of(g);
+    let r = c.pywbem(
+        "p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'dep'})\n\
+         out = {m: int(conn.InvokeMethod(m, p)[0]) for m in ['Suspend', 'Resume', 'Abort']}\n\
+         out['SetCopyParameters'] = int(conn.InvokeMethod('SetCopyParameters', p, Units=pywbem.Uint32(8), Delay=pywbem.Uint32(10))[0])\n\
+         inst = conn.GetInstance(p)\n\
+         out['state'] = int(inst['State'])\n\
+         out['units'] = inst['CopyUnits']\n\
+         print(json.dumps(out))",
+    );
+    for m in ["Suspend", "Resume", "Abort", "SetCopyParameters"] {
+        assert_eq!(r[m], 1, "{m} of a dependent set: Not Supported: {r}");
+    }
+    assert_eq!(r["state"], 1, "{r}");
+    assert_eq!(r["units"], Value::Null, "{r}");
+    let dep = "root/dsimage:DS_IISet.Name=\"dep\"";
+    assert_eq!(wbemcli_rv(&c.wbemcli("cm", &[], dep, &["Suspend"])), 1);
+    assert_eq!(state_of(g), before, "a refused request changed something");
+    g.model_copy("m", "d");
+    g.assert_dev(&top(&s2), "d");
 }

@@ -65,7 +65,10 @@ fn main() -> ExitCode {
             let n = na.min(nb);
             if ba.buf()[..n] != bb.buf()[..n] {
                 let at = (0..n).find(|&i| ba.buf()[i] != bb.buf()[i]).unwrap_or(0);
-                return Ok(Some(format!("{a} and {b} differ at byte {}", pos + at as u64)));
+                return Ok(Some(format!(
+                    "{a} and {b} differ at byte {}",
+                    pos + at as u64
+                )));
             }
             if na != nb {
                 return Ok(Some(format!(

@@ -580,16 +580,19 @@ impl Engine {
     }
 
     /// Marks a copy failed after its point-in-time image was lost and stops the kernel
-    /// copying from it: what it had still to copy is held back (so that the next copy
-    /// or update in the same direction copies it).
-    fn fail_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
+    /// copying from it. The kernel's account of what it copied cannot be trusted past
+    /// the loss (a region whose copy failed may read as in sync), so every chunk is held
+    /// back: the next copy or update in the same direction copies everything.
+    pub(crate) fn fail_copy(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let mut next = self.cfg.clone();
         if let Some(SetOp::Copying { control, .. }) = next.set_mut(&rec.name).map(|s| &mut s.op) {
             *control = CopyControl::Failed;
         }
         save_config(&self.store, &mut self.cfg, next)?;
         let rec = self.set_record(&rec.name)?.clone();
-        self.hold_back_all(&rec, dir)?;
+        let nr = sectors(rec.master_size).0.div_ceil(rec.chunk.0);
+        self.persist_bitmap(&rec, &ChunkBitmap::full(nr))?;
+        self.reload_log(&rec, dir, |kernel| Ok(ChunkBitmap::new(kernel.nr_chunks())))?;
         eprintln!(
             "dsimage: set {}: the scratch area of its copy filled; the copy failed, the \
              source is untouched, the target needs a new copy or update",

@@ -122,6 +122,25 @@ impl Engine {
                 }
             }
         }
+        // Copies whose point-in-time image was lost (scratch area full) fail cleanly.
+        for rec in self.cfg.sets.clone() {
+            if let SetOp::Copying {
+                phase: CopyPhase::Running,
+                control,
+                direction,
+                ..
+            } = rec.op
+            {
+                if control != CopyControl::Failed && self.scratch_usage(&rec)?.0 {
+                    self.fail_copy(&rec, direction)?;
+                    report.warnings.push(format!(
+                        "set {}: the scratch area of its copy filled; the copy failed (the \
+                         source is untouched): copy or update again",
+                        rec.name
+                    ));
+                }
+            }
+        }
         // Starts whose point in time was taken: give the kernel the rest of the log.
         for rec in self.cfg.sets.clone() {
             if let SetOp::Copying {

@@ -318,7 +318,7 @@ impl Engine {
         let (_, min_region) = self.log_extent(rec)?;
         let region = match kind {
             CopyKind::Full => FULL_COPY_REGION,
-            CopyKind::Update => update_region(rec.chunk),
+            CopyKind::Update => rec.chunk,
         }
         .max(min_region);
         let began = self.begin_eras(rec)?;
@@ -446,22 +446,26 @@ impl Engine {
             return Ok(());
         };
         let len = sectors(rec.master_size);
-        let region = copy_region(&rec.op);
         let to_copy = if full {
-            nr_regions(len, region)
+            nr_regions(len, copy_region(&rec.op))
         } else {
             fault::point("update.before_log")?;
+            // Everything since the set's eras plus the bitmap slot: a superset of what a
+            // crashed attempt gave the kernel, so the kernel's log need not be read.
             let (changed, _) = self.independent_changes(rec, true)?;
+            let (_, min_region) = self.log_extent(rec)?;
+            let region = update_region(&changed, rec.chunk, min_region, len);
+            let mut next = self.cfg.clone();
+            if let Some(SetOp::Copying { region: r, .. }) =
+                next.set_mut(&rec.name).map(|s| &mut s.op)
+            {
+                *r = Some(region);
+            }
+            save_config(&self.store, &mut self.cfg, next)?;
+            let cur = self.set_record(&rec.name)?.clone();
             let dirty = changed.rescale(rec.chunk, region, len);
-            self.reload_log(rec, direction, |kernel| {
-                let mut all = kernel;
-                all.union_with(&dirty).map_err(fmt_err("disk log"))?;
-                Ok(all)
-            })?
+            self.replace_log(&cur, direction, &dirty)?
         };
-        // Folded into the kernel's log: the bitmap slot now holds what the engine keeps
-        // back from the kernel during the copy (nothing yet).
-        self.persist_bitmap(rec, &ChunkBitmap::new(len.0.div_ceil(rec.chunk.0)))?;
         fault::point("update.logged")?;
         let mut next = self.cfg.clone();
         if let Some(s) = next.set_mut(&rec.name) {
@@ -478,7 +482,11 @@ impl Engine {
                 s.eras = began;
             }
         }
-        save_config(&self.store, &mut self.cfg, next)
+        save_config(&self.store, &mut self.cfg, next)?;
+        // Folded into the kernel's log: from now on the bitmap slot holds what the engine
+        // keeps back from the kernel during the copy (nothing yet). Cleared only now, so
+        // that a redo of the start above still sees it.
+        self.persist_bitmap(rec, &ChunkBitmap::new(len.0.div_ceil(rec.chunk.0)))
     }
 
     /// Reloads the target's mirror with a new disk log: `f` gets the regions the kernel
@@ -492,12 +500,32 @@ impl Engine {
         dir: Direction,
         f: impl FnOnce(ChunkBitmap) -> Result<ChunkBitmap>,
     ) -> Result<u64> {
+        self.swap_log(rec, dir, |engine| f(engine.read_disk_log(rec)?))
+    }
+
+    /// As [`Engine::reload_log`] without reading the kernel's log: the kernel is to
+    /// copy exactly `dirty`, in regions of the copy recorded in `rec` (which may differ
+    /// from the region the log on disk was written for).
+    pub(crate) fn replace_log(
+        &self,
+        rec: &SetRecord,
+        dir: Direction,
+        dirty: &ChunkBitmap,
+    ) -> Result<u64> {
+        self.swap_log(rec, dir, |_| Ok(dirty.clone()))
+    }
+
+    fn swap_log(
+        &self,
+        rec: &SetRecord,
+        dir: Direction,
+        f: impl FnOnce(&Engine) -> Result<ChunkBitmap>,
+    ) -> Result<u64> {
         let (_, dst) = Self::copy_ends(rec, dir);
         let dst_top = self.top_name(&dst);
         let mut txn = Txn::new(&self.dm);
         txn.suspend(&dst_top, Lockfs::Skip)?;
-        let kernel = self.read_disk_log(rec)?;
-        let dirty = f(kernel)?;
+        let dirty = f(self)?;
         self.write_disk_log(rec, &dirty)?;
         txn.load(&dst_top, &self.target_table(rec, dir)?, false)?;
         txn.resume(&dst_top)?;

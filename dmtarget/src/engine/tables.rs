@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::config::{SetOp, SetRecord};
 use super::{names, Engine, EngineError, Result};
+use crate::bitmap::ChunkBitmap;
 use crate::table::{
     linear::LinearParams,
     snapshot::{OriginParams, Persistence, SnapshotParams},
@@ -154,10 +155,27 @@ impl Engine {
 /// large regions copy fast (`docs/kernel-findings.md`).
 pub const FULL_COPY_REGION: Sectors = Sectors(8192);
 
-/// Region of an update: one chunk, the unit of the change bitmap, so that an update
-/// copies what changed and no more.
-pub fn update_region(chunk: Sectors) -> Sectors {
-    chunk
+/// Region of an update of the chunks in `changed` (a bitmap of `chunk`-sector chunks
+/// of a `len`-sector volume): the power-of-two multiple of the chunk, up to
+/// [`FULL_COPY_REGION`], that needs the fewest regions while copying at most twice the
+/// changed bytes. Every region costs a log write and the kernel copies one region at a
+/// time, so clustered changes go in few large regions and scattered ones chunk by chunk.
+/// At least `min` (what the bitmap volume's disk log was sized for).
+pub fn update_region(changed: &ChunkBitmap, chunk: Sectors, min: Sectors, len: Sectors) -> Sectors {
+    let budget = changed.count().saturating_mul(chunk.0).saturating_mul(2);
+    let mut best = chunk.max(min);
+    let mut best_count = changed.rescale(chunk, best, len).count();
+    let mut r = best;
+    while r.0 < FULL_COPY_REGION.0 {
+        r = Sectors(r.0 * 2);
+        let count = changed.rescale(chunk, r, len).count();
+        // Larger regions only when they mean fewer of them, within the byte budget.
+        if count < best_count && count.saturating_mul(r.0) <= budget {
+            best = r;
+            best_count = count;
+        }
+    }
+    best
 }
 
 /// Region of copies recorded before the region was persisted with the copy.
@@ -198,4 +216,31 @@ pub fn mirror(log: DevRef, region: Sectors, pit: DevRef, target: DevRef, len: Se
 /// A linear map of part of a device (the disk-log extent of a bitmap volume).
 pub fn linear_at(dev: DevRef, offset: Sectors, len: Sectors) -> Table {
     one(len, Target::Linear(LinearParams { dev, offset }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_regions_grow_with_clustering() {
+        let (chunk, len) = (Sectors(64), Sectors(64 * 4096));
+        let mut scattered = ChunkBitmap::new(4096);
+        for c in (0..4096).step_by(100) {
+            scattered.set(c).unwrap();
+        }
+        assert_eq!(update_region(&scattered, chunk, chunk, len), chunk);
+        let mut run = ChunkBitmap::new(4096);
+        run.set_range(256..1280).unwrap();
+        assert_eq!(update_region(&run, chunk, chunk, len), FULL_COPY_REGION);
+        assert_eq!(
+            update_region(&ChunkBitmap::new(4096), chunk, chunk, len),
+            chunk
+        );
+        // Never below what the disk log was sized for.
+        assert_eq!(
+            update_region(&scattered, chunk, Sectors(256), len),
+            Sectors(256)
+        );
+    }
 }

@@ -184,21 +184,29 @@ impl Engine {
         Some(bytes.div_ceil(region).max(1))
     }
 
+    /// Splits regions into the batch the kernel may copy now (all of them when the set
+    /// is unthrottled) and the rest.
+    pub(crate) fn split_batch(
+        rec: &SetRecord,
+        regions: &ChunkBitmap,
+    ) -> Result<(ChunkBitmap, ChunkBitmap)> {
+        let Some(n) = Self::batch_regions(rec) else {
+            return Ok((regions.clone(), ChunkBitmap::new(regions.nr_chunks())));
+        };
+        let mut batch = ChunkBitmap::new(regions.nr_chunks());
+        for r in regions.iter().take(n as usize) {
+            batch.set(r).map_err(fmt_err("bitmap"))?;
+        }
+        let rest = regions.difference(&batch).map_err(fmt_err("bitmap"))?;
+        Ok((batch, rest))
+    }
+
     /// Gives the kernel the next batch of held regions (all of them when unthrottled),
     /// then takes them off the slot.
     fn give_batch(&mut self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let held = self.persisted_bitmap(rec)?;
         let regions = Self::chunks_to_regions(rec, &held);
-        let batch = match Self::batch_regions(rec) {
-            Some(n) => {
-                let mut b = ChunkBitmap::new(regions.nr_chunks());
-                for r in regions.iter().take(n as usize) {
-                    b.set(r).map_err(fmt_err("bitmap"))?;
-                }
-                b
-            }
-            None => regions,
-        };
+        let (batch, _) = Self::split_batch(rec, &regions)?;
         self.reload_log(rec, dir, |kernel| {
             let mut all = kernel;
             all.union_with(&batch).map_err(fmt_err("disk log"))?;

@@ -446,8 +446,11 @@ impl Engine {
             return Ok(());
         };
         let len = sectors(rec.master_size);
-        let to_copy = if full {
-            nr_regions(len, copy_region(&rec.op))
+        let nr_chunks = len.0.div_ceil(rec.chunk.0);
+        let (cur, dirty) = if full {
+            let cur = rec.clone();
+            let all = ChunkBitmap::full(nr_regions(len, copy_region(&cur.op)));
+            (cur, all)
         } else {
             fault::point("update.before_log")?;
             // Everything since the set's eras plus the bitmap slot: a superset of what a
@@ -464,8 +467,18 @@ impl Engine {
             save_config(&self.store, &mut self.cfg, next)?;
             let cur = self.set_record(&rec.name)?.clone();
             let dirty = changed.rescale(rec.chunk, region, len);
-            self.replace_log(&cur, direction, &dirty)?
+            (cur, dirty)
         };
+        // The kernel gets the first batch (everything when unthrottled); the rest is held
+        // back in the bitmap slot. The slot first holds all of it, so that whatever a
+        // crash interrupts, every region is in the kernel's log or in the slot.
+        let (give, held) = Self::split_batch(&cur, &dirty)?;
+        let as_chunks =
+            |regions: &ChunkBitmap| regions.rescale(copy_region(&cur.op), cur.chunk, len);
+        self.persist_bitmap(&cur, &as_chunks(&dirty))?;
+        if !full || !held.is_empty() {
+            self.replace_log(&cur, direction, &give)?;
+        }
         fault::point("update.logged")?;
         let mut next = self.cfg.clone();
         if let Some(s) = next.set_mut(&rec.name) {
@@ -476,17 +489,20 @@ impl Engine {
             } = &mut s.op
             {
                 *phase = CopyPhase::Running;
-                *regions_to_copy = Some(to_copy);
+                *regions_to_copy = Some(dirty.count());
             }
             if began.is_some() {
                 s.eras = began;
             }
         }
         save_config(&self.store, &mut self.cfg, next)?;
-        // Folded into the kernel's log: from now on the bitmap slot holds what the engine
-        // keeps back from the kernel during the copy (nothing yet). Cleared only now, so
-        // that a redo of the start above still sees it.
-        self.persist_bitmap(rec, &ChunkBitmap::new(len.0.div_ceil(rec.chunk.0)))
+        // From now on the bitmap slot holds what the engine keeps back from the kernel.
+        let held_chunks = if held.is_empty() {
+            ChunkBitmap::new(nr_chunks)
+        } else {
+            as_chunks(&held)
+        };
+        self.persist_bitmap(&cur, &held_chunks)
     }
 
     /// Reloads the target's mirror with a new disk log: `f` gets the regions the kernel

@@ -97,12 +97,7 @@ fn enable_copies_the_point_in_time(g: &mut Guest) {
 }
 
 fn copy_back_to_the_master(g: &mut Guest) {
-    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
-    let (mt, st) = (top(&m1), top(&s1));
-    g.fill(&m1, "m");
-    enable(g, &m1, &s1, &b1);
-    g.engine("wait ind --timeout-ms 600000");
-    g.model_copy("m", "s");
+    let (m1, s1, mt, st) = set_in_sync(g);
     g.write(&st, &["s"], 4096, 1024);
     g.write(&mt, &["m"], 8192, 64);
     let s = g.engine("copy ind to_master");
@@ -184,6 +179,18 @@ fn write_scattered(g: &Guest, dev: &str, models: &[&str], first: u64, count: u64
     }
     cmd.push_str(" i=$((i + 1)); done");
     g.sh(&cmd);
+}
+
+/// A set `ind` of m1 (random data, model "m") and s1 whose first copy is done (model
+/// "s"): (master raw, shadow raw, master top, shadow top).
+fn set_in_sync(g: &Guest) -> (String, String, String, String) {
+    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
+    g.fill(&m1, "m");
+    enable(g, &m1, &s1, &b1);
+    g.engine("wait ind --timeout-ms 600000");
+    g.model_copy("m", "s");
+    let (mt, st) = (top(&m1), top(&s1));
+    (m1, s1, mt, st)
 }
 
 fn update_copies_only_what_changed(g: &mut Guest) {
@@ -301,12 +308,7 @@ fn several_shadows_see_a_copy_to_the_master(g: &mut Guest) {
 }
 
 fn suspend_resume_abort_and_restart(g: &mut Guest) {
-    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
-    let (mt, st) = (top(&m1), top(&s1));
-    g.fill(&m1, "m");
-    enable(g, &m1, &s1, &b1);
-    g.engine("wait ind --timeout-ms 600000");
-    g.model_copy("m", "s");
+    let (_, s1, mt, st) = set_in_sync(g);
     // A throttle with a long pause keeps the copy going long enough to act on it.
     g.engine("copy-params ind --units 32 --delay-ms 60000");
     // Suspend: nothing more is copied, the shadow still reads the point in time and
@@ -380,12 +382,7 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
 }
 
 fn copy_parameters_throttle(g: &mut Guest) {
-    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
-    let (mt, st) = (top(&m1), top(&s1));
-    g.fill(&m1, "m");
-    enable(g, &m1, &s1, &b1);
-    g.engine("wait ind --timeout-ms 600000");
-    g.model_copy("m", "s");
+    let (_, s1, mt, st) = set_in_sync(g);
     let (code, err) = g.engine_err("copy-params ind --units 0");
     assert_eq!(code, 2, "{err}");
     let (code, err) = g.engine_err("copy-params ind --units 8 --delay-ms 600001");
@@ -428,12 +425,7 @@ fn copy_parameters_throttle(g: &mut Guest) {
 }
 
 fn scratch_area_fills_the_copy_fails_cleanly(g: &mut Guest) {
-    let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
-    let (mt, st) = (top(&m1), top(&s1));
-    g.fill(&m1, "m");
-    enable(g, &m1, &s1, &b1);
-    g.engine("wait ind --timeout-ms 600000");
-    g.model_copy("m", "s");
+    let (m1, s1, mt, st) = set_in_sync(g);
     // A long throttled update with a scratch area capped at 8 MiB.
     g.engine("copy-params ind --units 32 --delay-ms 60000");
     write_scattered(g, &mt, &["m"], 0, 128, 8);

@@ -105,6 +105,29 @@ impl Guest {
         self.sh(&cmd);
     }
 
+    /// Writes fresh random data to `count` single 32 KiB chunks (the default chunk size),
+    /// `stride` chunks apart from chunk `first`, of `dev` and of each model, in one guest
+    /// command. Scattered writes keep an update's regions at one chunk.
+    pub fn write_scattered(&self, dev: &str, models: &[&str], first: u64, count: u64, stride: u64) {
+        const CHUNK_KIB: u64 = 32;
+        let mut targets = vec![dev.to_string()];
+        targets.extend(models.iter().map(|m| format!("{MODELS}/{m}")));
+        let mut cmd = format!(
+            "set -e; head -c {} /dev/urandom > /tmp/pat; i=0; while [ $i -lt {count} ]; do \
+             off=$(( ({first} + i * {stride}) * {CHUNK_KIB} ));",
+            count * CHUNK_KIB * 1024
+        );
+        for (k, t) in targets.iter().enumerate() {
+            let direct = if k == 0 { " oflag=direct" } else { "" };
+            cmd.push_str(&format!(
+                " dd if=/tmp/pat of={t} bs=1024 skip=$((i * {CHUNK_KIB})) seek=$off \
+                 count={CHUNK_KIB} conv=notrunc{direct} status=none;"
+            ));
+        }
+        cmd.push_str(" i=$((i + 1)); done");
+        self.sh(&cmd);
+    }
+
     /// Starts a model as a copy of the device's current contents.
     pub fn model_from_dev(&self, model: &str, dev: &str) {
         self.sh(&format!(

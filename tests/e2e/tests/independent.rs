@@ -2,7 +2,7 @@
 //! enable, the shadow is usable at once, the kernel copies in the background, copies
 //! run in both directions, a power cut in the middle of a copy resumes it.
 
-use dsimage_e2e::{run_suite, Guest, Scenario, MODELS};
+use dsimage_e2e::{run_suite, Guest, Scenario};
 use serde_json::Value;
 
 const DISKS: &[(&str, u64)] = &[("m1", 64), ("s1", 64), ("b1", 16), ("s2", 64), ("b2", 16)];
@@ -159,26 +159,6 @@ fn assert_copies_only_changes(s: &Value, chunks: u64) {
         regions * bytes <= 2 * chunks * CHUNK_KIB * 1024,
         "copies more than twice the {chunks} changed chunks: {s}"
     );
-}
-
-/// Writes `count` single chunks `stride` chunks apart from chunk `first` of `dev` (and
-/// of the models), in one guest command.
-fn write_scattered(g: &Guest, dev: &str, models: &[&str], first: u64, count: u64, stride: u64) {
-    let mut targets = vec![dev.to_string()];
-    targets.extend(models.iter().map(|m| format!("{MODELS}/{m}")));
-    let mut cmd = format!(
-        "set -e; head -c {} /dev/urandom > /tmp/pat; i=0; while [ $i -lt {count} ]; do \
-         off=$(( ({first} + i * {stride}) * {CHUNK_KIB} ));",
-        count * CHUNK_KIB * 1024
-    );
-    for (k, t) in targets.iter().enumerate() {
-        let direct = if k == 0 { " oflag=direct" } else { "" };
-        cmd.push_str(&format!(
-            " dd if=/tmp/pat of={t} bs=1024 skip=$((i * {CHUNK_KIB})) seek=$off count={CHUNK_KIB} conv=notrunc{direct} status=none;"
-        ));
-    }
-    cmd.push_str(" i=$((i + 1)); done");
-    g.sh(&cmd);
 }
 
 /// A set `ind` of m1 (random data, model "m") and s1 whose first copy is done (model
@@ -391,7 +371,7 @@ fn copy_parameters_throttle(g: &mut Guest) {
     // three pauses, so the update cannot take less than 3 s, however fast the disks.
     let s = g.engine("copy-params ind --units 64 --delay-ms 1000");
     assert_eq!(s["copy_params"]["units"], 64, "{s}");
-    write_scattered(g, &mt, &["m"], 512, 256, 4);
+    g.write_scattered(&mt, &["m"], 512, 256, 4);
     let t = std::time::Instant::now();
     let s = g.engine("update ind to_shadow");
     assert_eq!(
@@ -412,7 +392,7 @@ fn copy_parameters_throttle(g: &mut Guest) {
     g.assert_dev(&s1, "s");
     // Without the throttle the same work goes at once.
     g.engine("copy-params ind --clear");
-    write_scattered(g, &mt, &["m"], 512, 256, 4);
+    g.write_scattered(&mt, &["m"], 512, 256, 4);
     let t = std::time::Instant::now();
     g.engine("update ind to_shadow");
     g.model_copy("m", "s");
@@ -428,7 +408,7 @@ fn scratch_area_fills_the_copy_fails_cleanly(g: &mut Guest) {
     let (m1, s1, mt, st) = set_in_sync(g);
     // A long throttled update with a scratch area capped at 8 MiB.
     g.engine("copy-params ind --units 32 --delay-ms 60000");
-    write_scattered(g, &mt, &["m"], 0, 128, 8);
+    g.write_scattered(&mt, &["m"], 0, 128, 8);
     let s = g.engine("--scratch-max-mib 8 update ind to_shadow");
     assert_eq!(num(&s, "scratch_size_bytes"), 8 << 20, "{s}");
     g.model_copy("m", "s");

@@ -312,6 +312,19 @@ impl Engine {
         };
         let gen = old_gen.map_or(0, |g| g.wrapping_add(1));
         let (src, dst) = Self::copy_ends(rec, dir);
+        // Another set's copy that writes one of our volumes, or reads from our target,
+        // owns the top device this copy would reload.
+        for other in self.cfg.sets.iter().filter(|s| s.name != rec.name) {
+            if let SetOp::Copying { direction, .. } = other.op {
+                let (o_src, o_dst) = Self::copy_ends(other, direction);
+                if o_dst == src || o_dst == dst || o_src == dst {
+                    return Err(EngineError::Busy(format!(
+                        "set {} is copying {direction} over a volume of this copy; wait for it",
+                        other.name
+                    )));
+                }
+            }
+        }
         let (src_top, dst_top) = (self.top_name(&src), self.top_name(&dst));
         let shadow_top = self.top_name(&rec.shadow);
         let len = sectors(rec.master_size);

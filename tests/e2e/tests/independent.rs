@@ -263,6 +263,9 @@ fn several_shadows_see_a_copy_to_the_master(g: &mut Guest) {
     write_chunks(g, &st1, &["s1"], 10, 3);
     g.engine("update a to_master");
     g.model_copy("s1", "m");
+    // Set b cannot start a copy from the master while a writes it.
+    let (code, err) = g.engine_err("update b to_shadow");
+    assert_eq!(code, 6, "{err}");
     g.engine("wait a --timeout-ms 600000");
     g.assert_dev(&mt, "m");
     let s = g.engine("status b");

@@ -17,8 +17,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::config::{Config, ConfigStore, CopyControl, CopyPhase, SetOp, SetRecord};
-use super::independent::CopyKind;
+use super::config::{Config, ConfigStore, SetOp, SetRecord};
+use super::independent::{stopped_copy, CopyKind};
 use super::tables::{linear, merge, origin, raw_devref, sectors, snapshot};
 use super::validate::CheckedSet;
 use super::{
@@ -206,15 +206,7 @@ impl Engine {
         let rec = self.set_record(name)?.clone();
         // A stopped copy of an independent set (suspended, aborted, failed) is replaced by
         // a new copy or update in its direction; `start_copy` decides.
-        let stopped = rec.kind == SetKind::Independent
-            && matches!(
-                rec.op,
-                SetOp::Copying {
-                    control: CopyControl::Suspended | CopyControl::Aborted | CopyControl::Failed,
-                    phase: CopyPhase::Running,
-                    ..
-                }
-            );
+        let stopped = rec.kind == SetKind::Independent && stopped_copy(&rec.op).is_some();
         if rec.op != SetOp::Idle && !stopped {
             return Err(EngineError::Busy(format!(
                 "set {name} is busy ({}); wait for it to finish",

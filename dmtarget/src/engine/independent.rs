@@ -67,6 +67,21 @@ pub(crate) fn copy_region(op: &SetOp) -> Sectors {
     }
 }
 
+/// A copy that runs no more (suspended, aborted, failed) and that a new copy or update
+/// in its direction replaces: its direction and point-in-time generation.
+pub(crate) fn stopped_copy(op: &SetOp) -> Option<(Direction, u32)> {
+    match op {
+        SetOp::Copying {
+            direction,
+            control: CopyControl::Suspended | CopyControl::Aborted | CopyControl::Failed,
+            phase: CopyPhase::Running,
+            pit_gen,
+            ..
+        } => Some((*direction, *pit_gen)),
+        _ => None,
+    }
+}
+
 /// The point-in-time generation of a copy in progress (0 when idle).
 pub(crate) fn pit_gen(op: &SetOp) -> u32 {
     match op {
@@ -286,29 +301,23 @@ impl Engine {
     ) -> Result<()> {
         let old_gen = match rec.op {
             SetOp::Idle => None,
-            SetOp::Copying {
-                direction,
-                control: CopyControl::Suspended | CopyControl::Aborted | CopyControl::Failed,
-                phase: CopyPhase::Running,
-                pit_gen,
-                ..
-            } => {
-                if direction != dir {
+            _ => match stopped_copy(&rec.op) {
+                Some((direction, _)) if direction != dir => {
                     return Err(EngineError::Conflict(format!(
                         "set {} has a stopped copy {direction}: its target still depends on \
                          its source, so only a copy or update {direction} can replace it",
                         rec.name
                     )));
                 }
-                Some(pit_gen)
-            }
-            _ => {
-                return Err(EngineError::Busy(format!(
-                    "set {} is busy ({}); wait for it to finish",
-                    rec.name,
-                    super::dependent::op_name(&rec.op)
-                )))
-            }
+                Some((_, pit_gen)) => Some(pit_gen),
+                None => {
+                    return Err(EngineError::Busy(format!(
+                        "set {} is busy ({}); wait for it to finish",
+                        rec.name,
+                        super::dependent::op_name(&rec.op)
+                    )))
+                }
+            },
         };
         let gen = old_gen.map_or(0, |g| g.wrapping_add(1));
         let (src, dst) = Self::copy_ends(rec, dir);

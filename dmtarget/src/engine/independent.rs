@@ -6,9 +6,13 @@
 //! - `<shadow top>.pit<g>`: `snapshot <source data> <scratch> P <chunk>` freezes the
 //!   source image (scratch: see [`super::scratch`]);
 //! - `<shadow top>.log`: linear over the disk-log extent of the bitmap volume;
-//! - target top: `mirror disk 2 <log> <region> 2 <pit> 0 <target data> 0 1
+//! - target top: `mirror disk 2 <log> <region> 2 <pit> 0 <target raw> 0 1
 //!   handle_errors`: the target is readable and writable at once (reads come from the
-//!   point-in-time leg), the kernel copies every region the log marks dirty.
+//!   point-in-time leg), the kernel copies every region the log marks dirty. The target
+//!   leg is the raw volume, not its era device: an era commit for every region copied
+//!   cost more than the region's data. The set itself tracks the target through the
+//!   pit's exceptions; other sets of the target volume get what the copy writes marked in
+//!   their persisted bitmaps ([`Engine::mark_for_other_sets`]).
 //!
 //! The point in time is the moment the pit device is created, with the source top
 //! suspended: that is the only freeze of the source. A full copy marks every region
@@ -203,8 +207,8 @@ impl Engine {
     }
 
     /// The mirror of a copy's target top, for the copy in `rec.op` (the log and pit
-    /// devices must exist). The target leg is the target's era device, so that other
-    /// sets of the same volume see what the copy wrote.
+    /// devices must exist). The target leg is the raw target volume (see the module
+    /// documentation).
     pub(crate) fn target_table(&self, rec: &SetRecord, dir: Direction) -> Result<Table> {
         let (_, dst) = Self::copy_ends(rec, dir);
         let shadow_top = self.top_name(&rec.shadow);
@@ -212,9 +216,46 @@ impl Engine {
             self.dm_devref(&names::log(&shadow_top))?,
             copy_region(&rec.op),
             self.dm_devref(&names::pit(&shadow_top, pit_gen(&rec.op)))?,
-            self.data_devref(&dst)?,
+            raw_devref(&dst)?,
             sectors(rec.master_size),
         ))
+    }
+
+    /// The chunks written on either side while the pit of generation `gen` stood (its
+    /// exceptions), read from its scratch file.
+    fn pit_exceptions(&self, rec: &SetRecord, gen: u32) -> Result<ChunkBitmap> {
+        let fail = |e: crate::ondisk::FormatError| {
+            EngineError::Failed(format!("reading the exceptions of set {}: {e}", rec.name))
+        };
+        let (_, exceptions) =
+            exstore::read_store_path(&self.scratch_file(rec, gen)).map_err(fail)?;
+        let nr = sectors(rec.master_size).0.div_ceil(rec.chunk.0);
+        exstore::changed_chunks(&exceptions, nr).map_err(fail)
+    }
+
+    /// After a copy replaced a stopped one in the same direction: what was written on
+    /// the target while the stopped copy stood went to its raw device and its pit, so
+    /// the replaced pit's exceptions join this set's bitmap (an update copies them) and
+    /// those of the target's other sets; then that pit and its scratch area go. Done
+    /// before the new copy's changes are read, by the start or by restore.
+    fn absorb_replaced_pit(&self, rec: &SetRecord, dir: Direction) -> Result<()> {
+        let old = pit_gen(&rec.op).wrapping_sub(1);
+        let file = self.scratch_file(rec, old);
+        if !file.exists() {
+            return Ok(());
+        }
+        let name = names::pit(&self.top_name(&rec.shadow), old);
+        if self.dm.exists(&name)? {
+            self.dm.remove(&name)?;
+        }
+        let during = self.pit_exceptions(rec, old)?;
+        let mut own = self.persisted_bitmap(rec)?;
+        own.union_with(&during)
+            .map_err(|e| EngineError::Failed(format!("bitmap: {e}")))?;
+        self.persist_bitmap(rec, &own)?;
+        let (_, dst) = Self::copy_ends(rec, dir);
+        self.mark_for_other_sets(rec, &dst, &during)?;
+        scratch::release(&file)
     }
 
     pub(crate) fn enable_independent(&mut self, c: CheckedSet) -> Result<SetStatus> {
@@ -344,8 +385,10 @@ impl Engine {
         }
         .max(min_region);
         let began = self.begin_eras(rec)?;
+        fault::trace("copy.eras_begun");
         let file = self.scratch_file(rec, gen);
         scratch::attach(&file, self.scratch_size(rec), true)?;
+        fault::trace("copy.scratch_attached");
 
         // Persist the decision first: a crash before the point in time drops it.
         let before = self.cfg.clone();
@@ -380,7 +423,11 @@ impl Engine {
             txn.suspend(&dst_top, Lockfs::Skip)?;
             let nr = nr_regions(len, region);
             let dirty = match kind {
-                CopyKind::Full => ChunkBitmap::full(nr),
+                CopyKind::Full => {
+                    let all = ChunkBitmap::full(len.0.div_ceil(rec.chunk.0));
+                    self.mark_for_other_sets(rec, &dst, &all)?;
+                    ChunkBitmap::full(nr)
+                }
                 CopyKind::Update => ChunkBitmap::new(nr),
             };
             self.write_disk_log(&cur, &dirty)?;
@@ -420,13 +467,6 @@ impl Engine {
                 return Err(e);
             }
         };
-        if let Some(g) = old_gen {
-            let old = names::pit(&shadow_top, g);
-            if let Err(e) = self.dm.remove(&old) {
-                eprintln!("dsimage: could not remove {old}: {e}");
-            }
-            let _ = scratch::release(&self.scratch_file(rec, g));
-        }
         let mut next = self.cfg.clone();
         if let Some(s) = next.set_mut(&rec.name) {
             s.last_freeze_us = Some(freeze);
@@ -467,6 +507,7 @@ impl Engine {
         else {
             return Ok(());
         };
+        self.absorb_replaced_pit(rec, direction)?;
         let len = sectors(rec.master_size);
         let nr_chunks = len.0.div_ceil(rec.chunk.0);
         let (cur, dirty) = if full {
@@ -478,6 +519,7 @@ impl Engine {
             // Everything since the set's eras plus the bitmap slot: a superset of what a
             // crashed attempt gave the kernel, so the kernel's log need not be read.
             let (changed, _) = self.independent_changes(rec, true)?;
+            fault::trace("update.changes_read");
             let (_, min_region) = self.log_extent(rec)?;
             let region = update_region(&changed, rec.chunk, min_region, len);
             let mut next = self.cfg.clone();
@@ -498,6 +540,12 @@ impl Engine {
         let as_chunks =
             |regions: &ChunkBitmap| regions.rescale(copy_region(&cur.op), cur.chunk, len);
         self.persist_bitmap(&cur, &as_chunks(&dirty))?;
+        if !full {
+            // The kernel writes these on the target's raw device (a full copy marked
+            // everything before it started).
+            let (_, dst) = Self::copy_ends(&cur, direction);
+            self.mark_for_other_sets(&cur, &dst, &as_chunks(&dirty))?;
+        }
         if !full || !held.is_empty() {
             self.replace_log(&cur, direction, &give)?;
         }
@@ -658,6 +706,8 @@ impl Engine {
         let rec = self.set_record(&rec.name)?.clone();
         let nr = sectors(rec.master_size).0.div_ceil(rec.chunk.0);
         self.persist_bitmap(&rec, &ChunkBitmap::full(nr))?;
+        let (_, dst) = Self::copy_ends(&rec, dir);
+        self.mark_for_other_sets(&rec, &dst, &ChunkBitmap::full(nr))?;
         self.reload_log(&rec, dir, |kernel| Ok(ChunkBitmap::new(kernel.nr_chunks())))?;
         eprintln!(
             "dsimage: set {}: the scratch area of its copy filled; the copy failed, the \
@@ -680,14 +730,9 @@ impl Engine {
         txn.suspend(&dst_top, Lockfs::Skip)?;
         txn.suspend(&src_top, Lockfs::Skip)?;
         fault::point("finish.suspended")?;
-        let fail = |e: crate::ondisk::FormatError| {
-            EngineError::Failed(format!("reading the exceptions of set {}: {e}", rec.name))
-        };
-        let (_, exceptions) =
-            exstore::read_store_path(&self.scratch_file(rec, gen)).map_err(fail)?;
-        let during =
-            exstore::changed_chunks(&exceptions, len.0.div_ceil(rec.chunk.0)).map_err(fail)?;
+        let during = self.pit_exceptions(rec, gen)?;
         self.persist_bitmap(rec, &during)?;
+        self.mark_for_other_sets(rec, &dst, &during)?;
         fault::point("finish.bitmap")?;
         // What the copy wrote on the target is no change: the target's era starts anew.
         let mut eras = rec.eras;
@@ -725,6 +770,8 @@ impl Engine {
                 eprintln!("dsimage: could not remove {n}: {e}");
             }
         }
-        scratch::release(&self.scratch_file(rec, gen))
+        let released = scratch::release(&self.scratch_file(rec, gen));
+        fault::trace("finish.done");
+        released
     }
 }

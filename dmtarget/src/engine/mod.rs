@@ -159,7 +159,9 @@ impl Engine {
             batch_done: HashMap::new(),
             _lock: lock,
         };
+        fault::trace("open.loaded");
         let report = engine.restore()?;
+        fault::trace("open.restored");
         Ok((engine, report))
     }
 

@@ -109,15 +109,20 @@ impl Engine {
             }
         }
         self.sweep_strays(&mut report)?;
-        // Scratch areas no copy uses (a crash after a copy ended or was replaced).
+        // Scratch areas no copy uses (a crash after a copy ended or was replaced). The
+        // one a start not yet completed replaced still holds what was written on the
+        // target while the stopped copy stood: completing the start reads it first.
         for rec in &self.cfg.sets {
-            let live = match rec.op {
-                SetOp::Copying { pit_gen, .. } => Some(pit_gen % 2),
-                _ => None,
+            let (live, replaced) = match rec.op {
+                SetOp::Copying { pit_gen, phase, .. } => (
+                    Some(pit_gen % 2),
+                    (phase == CopyPhase::PitTaken).then_some(pit_gen.wrapping_sub(1) % 2),
+                ),
+                _ => (None, None),
             };
             for gen in 0..2 {
                 let file = self.scratch_file(rec, gen);
-                if live != Some(gen) && file.exists() {
+                if live != Some(gen) && replaced != Some(gen) && file.exists() {
                     super::scratch::release(&file)?;
                 }
             }

@@ -153,7 +153,7 @@ impl Engine {
 /// Region of a full independent copy: the unit the kernel copies and its disk log
 /// tracks. Recovery copies one region at a time and flushes the log after each, so
 /// large regions copy fast (`docs/kernel-findings.md`).
-pub const FULL_COPY_REGION: Sectors = Sectors(8192);
+pub const FULL_COPY_REGION: Sectors = Sectors(16384);
 
 /// Region of an update of the chunks in `changed` (a bitmap of `chunk`-sector chunks
 /// of a `len`-sector volume): the power-of-two multiple of the chunk, up to

@@ -14,6 +14,12 @@
 //! read goes through a metadata snapshot (`take_metadata_snap`, which also starts a new
 //! era, then `drop_metadata_snap`), so "blocks written since era E" is read consistently
 //! while the device is live; the reader is [`crate::ondisk::era`].
+//!
+//! A copy writes its target's raw device, not its era device (an era commit per region
+//! would cost more than the region's data): what a copy writes, and what is written on
+//! the target during it (the point-in-time snapshot's exceptions), reaches the other
+//! sets of the target volume through their persisted bitmaps
+//! ([`Engine::mark_for_other_sets`]).
 
 use std::path::{Path, PathBuf};
 
@@ -315,5 +321,29 @@ impl Engine {
         let mut bv =
             crate::ondisk::bitmap_volume::BitmapVolume::open_path(&rec.bitmap).map_err(fail)?;
         bv.write_bitmap(bitmap).map_err(fail)
+    }
+
+    /// Adds `chunks` (one bit per `rec.chunk` sectors of the set's volumes) to the
+    /// persisted bitmap of every other independent set of `volume`: a copy of `rec`
+    /// writes them on `volume`'s raw device, which the volume's era device does not see.
+    /// Marking more than was written only means copying more later.
+    pub(crate) fn mark_for_other_sets(
+        &self,
+        rec: &SetRecord,
+        volume: &Path,
+        chunks: &ChunkBitmap,
+    ) -> Result<()> {
+        let fail = |e: crate::ondisk::FormatError| EngineError::Failed(format!("bitmap: {e}"));
+        for other in self.cfg.sets.iter().filter(|s| {
+            s.name != rec.name
+                && s.kind == super::SetKind::Independent
+                && (s.master == volume || s.shadow == volume)
+        }) {
+            let mut bits = self.persisted_bitmap(other)?;
+            let add = chunks.rescale(rec.chunk, other.chunk, sectors(other.master_size));
+            bits.union_with(&add).map_err(fail)?;
+            self.persist_bitmap(other, &bits)?;
+        }
+        Ok(())
     }
 }

@@ -671,10 +671,10 @@ fn agent_killed_during_a_copy(g: &mut Guest) {
     enable(g, &v);
     let (mt, st) = (v.mt.as_str(), v.st.as_str());
     write_all(g, &[w(mt, "m", 10, 4), w(st, "s", 500, 2)]);
-    // A throttle (one 4 MiB region per batch, 1.5 s apart) makes the copy last long
-    // enough to kill the agent in the middle of it; the agent's poller hands the
+    // A throttle (one region of a full copy per batch, 2.5 s apart) makes the copy last
+    // long enough to kill the agent in the middle of it; the agent's poller hands the
     // batches over.
-    g.engine(&format!("copy-params {SET} --units 64 --delay-ms 1500"));
+    g.engine(&format!("copy-params {SET} --units 64 --delay-ms 2500"));
     let s = g.engine(&format!("copy {SET} to_shadow"));
     check_copying(&s, Kind::Copy, Dir::ToShadow, &BTreeSet::new());
     g.model_copy("m", "s");

@@ -155,24 +155,39 @@ impl Engine {
 /// large regions copy fast (`docs/kernel-findings.md`).
 pub const FULL_COPY_REGION: Sectors = Sectors(16384);
 
+/// What the kernel's copy of one region costs besides its data, as the sectors of data
+/// it could have copied in that time: recovery copies one region at a time and writes
+/// and flushes the disk log after each. Measured in the lab at 250-320 KiB
+/// (`docs/testing.md`); on real disks a log flush costs as much as some hundred KiB of
+/// streaming too.
+pub const REGION_COST: Sectors = Sectors(640);
+
 /// Region of an update of the chunks in `changed` (a bitmap of `chunk`-sector chunks
 /// of a `len`-sector volume): the power-of-two multiple of the chunk, up to
-/// [`FULL_COPY_REGION`], that needs the fewest regions while copying at most twice the
-/// changed bytes. Every region costs a log write and the kernel copies one region at a
-/// time, so clustered changes go in few large regions and scattered ones chunk by chunk.
-/// At least `min` (what the bitmap volume's disk log was sized for).
+/// [`FULL_COPY_REGION`], for which the kernel's work is least: regions to copy times
+/// (region + [`REGION_COST`]). Scattered changes go chunk by chunk, clustered ones in
+/// large regions; changes so scattered that one-chunk regions would cost as much as
+/// copying everything go in full-copy regions (ties go to the larger region). At least
+/// `min` (what the bitmap volume's disk log was sized for).
 pub fn update_region(changed: &ChunkBitmap, chunk: Sectors, min: Sectors, len: Sectors) -> Sectors {
-    let budget = changed.count().saturating_mul(chunk.0).saturating_mul(2);
+    let work = |r: Sectors| {
+        changed
+            .rescale(chunk, r, len)
+            .count()
+            .saturating_mul(r.0 + REGION_COST.0)
+    };
     let mut best = chunk.max(min);
-    let mut best_count = changed.rescale(chunk, best, len).count();
+    if changed.is_empty() {
+        return best;
+    }
+    let mut best_work = work(best);
     let mut r = best;
     while r.0 < FULL_COPY_REGION.0 {
         r = Sectors(r.0 * 2);
-        let count = changed.rescale(chunk, r, len).count();
-        // Larger regions only when they mean fewer of them, within the byte budget.
-        if count < best_count && count.saturating_mul(r.0) <= budget {
+        let w = work(r);
+        if w <= best_work {
             best = r;
-            best_count = count;
+            best_work = w;
         }
     }
     best
@@ -237,6 +252,26 @@ mod tests {
             update_region(&ChunkBitmap::new(4096), chunk, chunk, len),
             chunk
         );
+        // Random changes to a tenth of the chunks: one-chunk regions would cost as much
+        // as copying everything in full-copy regions.
+        let mut tenth = ChunkBitmap::new(4096);
+        let mut x: u64 = 12345;
+        while tenth.count() < 410 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            tenth.set((x >> 33) % 4096).unwrap();
+        }
+        assert_eq!(update_region(&tenth, chunk, chunk, len), FULL_COPY_REGION);
+        // A hundredth of them: chunk by chunk.
+        let mut hundredth = ChunkBitmap::new(4096);
+        while hundredth.count() < 41 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            hundredth.set((x >> 33) % 4096).unwrap();
+        }
+        assert_eq!(update_region(&hundredth, chunk, chunk, len), chunk);
         // Never below what the disk log was sized for.
         assert_eq!(
             update_region(&scattered, chunk, Sectors(256), len),

@@ -570,9 +570,8 @@ fn copy_control_of_an_independent_set(g: &mut Guest) {
         );
     }
 
-    // 256 scattered chunks written on the master (so the update copies them one chunk
-    // per region), then Update master -> shadow (wbemcli): the shadow reads the new
-    // image at once, while the copy goes on in batches.
+    // 256 chunks written on the master, then Update master -> shadow (wbemcli): the
+    // shadow reads the new image at once, while the copy goes on in batches.
     g.write_scattered(&mt, &["m"], 0, 256, 4);
     let r = c.wbemcli("cm", &[], set, &["Update.Direction=1"]);
     assert_eq!(wbemcli_rv(&r), 0, "{r:?}");

@@ -326,6 +326,7 @@ fn schema_methods_and_parameters() {
         "Resume",
         "Wait",
         "SetCopyParameters",
+        "ClearCopyParameters",
         "Export",
         "Join",
         "Reset",

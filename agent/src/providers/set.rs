@@ -326,6 +326,10 @@ impl Provider for SetProvider {
                     host.with_engine(|e| e.set_copy_params(&name, Some(params)).map(drop))?,
                 )
             }
+            "clearcopyparameters" => (
+                "ClearCopyParameters",
+                host.with_engine(|e| e.set_copy_params(&name, None).map(drop))?,
+            ),
             "getstatus" => {
                 return Ok(match host.with_engine(|e| e.status(&name))? {
                     Ok(st) => success(status_out_params(&st)),

@@ -115,6 +115,7 @@ fn set_operations_without_engine_fail_with_the_reason() {
             "SetCopyParameters",
             vec![param("Units", 32u32), param("Delay", 1000u32)],
         ),
+        ("ClearCopyParameters", vec![]),
         // Units 0 is the engine's to refuse (a return code), not a request error.
         (
             "SetCopyParameters",

@@ -26,6 +26,10 @@ struct Cli {
     /// source, which cannot fill). A copy that needs more fails cleanly.
     #[arg(long, env = "DSIMAGE_SCRATCH_MAX_MIB")]
     scratch_max_mib: Option<u64>,
+    /// A block device for the scratch areas of independent copies, instead of sparse
+    /// files in the state directory: one copy at a time, half of the device each.
+    #[arg(long, env = "DSIMAGE_SCRATCH_DEVICE")]
+    scratch_device: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Command,
 }
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         scratch_max: cli
             .scratch_max_mib
             .map(|m| dmtarget::units::Bytes(m.saturating_mul(1 << 20))),
+        scratch_device: cli.scratch_device,
     };
     match cli.cmd {
         Command::Serve(args) => daemon::serve(opts, args),

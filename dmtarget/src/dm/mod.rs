@@ -10,4 +10,5 @@ mod node;
 mod txn;
 
 pub use control::{DevInfo, DmControl, DmError, Lockfs};
+pub use node::path as node_path;
 pub use txn::Txn;

@@ -141,6 +141,10 @@ pub enum SetOp {
         /// restarts a suspended one takes the other name.
         #[serde(default)]
         pit_gen: u32,
+        /// The scratch device whose half `pit_gen % 2` is the copy's scratch area
+        /// (`None`: a sparse file in the state directory); see [`super::scratch`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scratch_device: Option<PathBuf>,
     },
 }
 
@@ -398,6 +402,7 @@ mod tests {
                 began: None,
                 control: CopyControl::Run,
                 pit_gen: 0,
+                scratch_device: None,
             }
         );
         let back: SetOp = serde_json::from_str(&serde_json::to_string(&op).unwrap()).unwrap();

@@ -312,6 +312,7 @@ mod tests {
                 began: None,
                 control: CopyControl::Run,
                 pit_gen: 0,
+                scratch_device: None,
             },
             created: 0,
             last_modified: 0,

@@ -111,6 +111,105 @@ impl Engine {
         scratch::file(&self.opts.state_dir, &rec.uuid, gen)
     }
 
+    /// The scratch device of the copy in `rec.op`, if it uses one (else a sparse file).
+    pub(crate) fn scratch_device_of(rec: &SetRecord) -> Option<&Path> {
+        match &rec.op {
+            SetOp::Copying { scratch_device, .. } => scratch_device.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Makes the scratch area of generation `gen` of the copy in `rec.op` ready: its
+    /// sparse file attached to a loop device, or the linear device over its half of the
+    /// scratch device. `fresh` clears it for a new store.
+    pub(crate) fn attach_scratch(&self, rec: &SetRecord, gen: u32, fresh: bool) -> Result<()> {
+        let Some(dev) = Self::scratch_device_of(rec) else {
+            return scratch::attach(&self.scratch_file(rec, gen), self.scratch_size(rec), fresh)
+                .map(drop);
+        };
+        let name = names::scratch(&self.top_name(&rec.shadow), gen);
+        if !self.dm.exists(&name)? {
+            let (offset, len) = scratch::device_half(dev, gen)?;
+            let mut txn = Txn::new(&self.dm);
+            txn.create(
+                &name,
+                None,
+                &linear_at(raw_devref(dev)?, offset, len),
+                false,
+            )?;
+            txn.commit();
+        }
+        if fresh {
+            scratch::zero_header(&crate::dm::node_path(&name))?;
+        }
+        Ok(())
+    }
+
+    /// Where the scratch area of generation `gen` can be read, if it exists (its file,
+    /// or its linear device on the scratch device).
+    fn scratch_readable(&self, rec: &SetRecord, gen: u32) -> Result<Option<PathBuf>> {
+        let file = self.scratch_file(rec, gen);
+        if file.exists() {
+            return Ok(Some(file));
+        }
+        let name = names::scratch(&self.top_name(&rec.shadow), gen);
+        Ok(self.dm.exists(&name)?.then(|| crate::dm::node_path(&name)))
+    }
+
+    /// Lets the scratch area of generation `gen` go: the file and its loop device, or
+    /// the linear device on the scratch device.
+    pub(crate) fn release_scratch(&self, rec: &SetRecord, gen: u32) -> Result<()> {
+        scratch::release(&self.scratch_file(rec, gen))?;
+        let name = names::scratch(&self.top_name(&rec.shadow), gen);
+        if self.dm.exists(&name)? {
+            self.dm.remove(&name)?;
+        }
+        Ok(())
+    }
+
+    /// A scratch device may take a copy: a block device no set uses, not mounted, with
+    /// halves large enough for a store, and not used by another set's copy (one copy at
+    /// a time).
+    fn check_scratch_device(&self, rec: &SetRecord, dev: &Path) -> Result<()> {
+        let probed = crate::volume::probe(dev).map_err(|e| {
+            EngineError::InvalidArgument(format!("scratch device {}: {e}", dev.display()))
+        })?;
+        let in_set = self.cfg.sets.iter().any(|s| {
+            [&s.master, &s.shadow, &s.bitmap]
+                .iter()
+                .any(|p| p.as_path() == dev)
+        });
+        if in_set || self.cfg.volume(dev).is_some() || probed.mounted.is_some() {
+            return Err(EngineError::Conflict(format!(
+                "scratch device {} is a volume of a set, under control or mounted",
+                dev.display()
+            )));
+        }
+        if let Some(other) =
+            self.cfg.sets.iter().find(|s| {
+                s.name != rec.name && Self::scratch_device_of(s).is_some_and(|d| d == dev)
+            })
+        {
+            return Err(EngineError::Busy(format!(
+                "the scratch device {} holds the copy of set {} (one copy at a time, \
+                 until it ends or is replaced); wait for it",
+                dev.display(),
+                other.name
+            )));
+        }
+        let (_, half) = scratch::device_half(dev, 0)?;
+        let need = rec.chunk.0 * 4;
+        if half.0 < need {
+            return Err(EngineError::TooSmall {
+                volume: dev.display().to_string(),
+                have: probed.size.0,
+                need: need * 2 * 512,
+                why: "each half of a scratch device holds a point-in-time store",
+            });
+        }
+        Ok(())
+    }
+
     /// Size of a copy's scratch area: room for every chunk of the source, or the
     /// configured maximum.
     pub(crate) fn scratch_size(&self, rec: &SetRecord) -> crate::units::Bytes {
@@ -192,15 +291,20 @@ impl Engine {
     /// attached).
     pub(crate) fn pit_table(&self, rec: &SetRecord, dir: Direction, gen: u32) -> Result<Table> {
         let (src, _) = Self::copy_ends(rec, dir);
-        let loopdev = scratch::attached(&self.scratch_file(rec, gen)).ok_or_else(|| {
-            EngineError::Failed(format!(
-                "the scratch area of set {} is not attached",
-                rec.name
-            ))
-        })?;
+        let cow = match Self::scratch_device_of(rec) {
+            Some(_) => self.dm_devref(&names::scratch(&self.top_name(&rec.shadow), gen))?,
+            None => raw_devref(&scratch::attached(&self.scratch_file(rec, gen)).ok_or_else(
+                || {
+                    EngineError::Failed(format!(
+                        "the scratch area of set {} is not attached",
+                        rec.name
+                    ))
+                },
+            )?)?,
+        };
         Ok(snapshot(
             self.data_devref(&src)?,
-            raw_devref(&loopdev)?,
+            cow,
             rec.chunk,
             sectors(rec.master_size),
         ))
@@ -227,8 +331,10 @@ impl Engine {
         let fail = |e: crate::ondisk::FormatError| {
             EngineError::Failed(format!("reading the exceptions of set {}: {e}", rec.name))
         };
-        let (_, exceptions) =
-            exstore::read_store_path(&self.scratch_file(rec, gen)).map_err(fail)?;
+        let path = self.scratch_readable(rec, gen)?.ok_or_else(|| {
+            EngineError::Failed(format!("the scratch area of set {} is gone", rec.name))
+        })?;
+        let (_, exceptions) = exstore::read_store_path(&path).map_err(fail)?;
         let nr = sectors(rec.master_size).0.div_ceil(rec.chunk.0);
         exstore::changed_chunks(&exceptions, nr).map_err(fail)
     }
@@ -240,8 +346,7 @@ impl Engine {
     /// before the new copy's changes are read, by the start or by restore.
     fn absorb_replaced_pit(&self, rec: &SetRecord, dir: Direction) -> Result<()> {
         let old = pit_gen(&rec.op).wrapping_sub(1);
-        let file = self.scratch_file(rec, old);
-        if !file.exists() {
+        if self.scratch_readable(rec, old)?.is_none() {
             return Ok(());
         }
         let name = names::pit(&self.top_name(&rec.shadow), old);
@@ -255,7 +360,7 @@ impl Engine {
         self.persist_bitmap(rec, &own)?;
         let (_, dst) = Self::copy_ends(rec, dir);
         self.mark_for_other_sets(rec, &dst, &during)?;
-        scratch::release(&file)
+        self.release_scratch(rec, old)
     }
 
     pub(crate) fn enable_independent(&mut self, c: CheckedSet) -> Result<SetStatus> {
@@ -384,11 +489,17 @@ impl Engine {
             CopyKind::Update => rec.chunk,
         }
         .max(min_region);
+        // A copy that replaces a stopped one keeps its scratch place (the other half of
+        // a scratch device, or the other file).
+        let scratch_device = match old_gen {
+            Some(_) => Self::scratch_device_of(rec).map(Path::to_path_buf),
+            None => self.opts.scratch_device.clone(),
+        };
+        if let Some(dev) = &scratch_device {
+            self.check_scratch_device(rec, dev)?;
+        }
         let began = self.begin_eras(rec)?;
         fault::trace("copy.eras_begun");
-        let file = self.scratch_file(rec, gen);
-        scratch::attach(&file, self.scratch_size(rec), true)?;
-        fault::trace("copy.scratch_attached");
 
         // Persist the decision first: a crash before the point in time drops it.
         let before = self.cfg.clone();
@@ -406,12 +517,15 @@ impl Engine {
             began,
             control: CopyControl::Run,
             pit_gen: gen,
+            scratch_device,
         };
+        self.attach_scratch(&cur, gen, true)?;
+        fault::trace("copy.scratch_attached");
         if let Some(s) = next.set_mut(&rec.name) {
             s.op = cur.op.clone();
         }
         if let Err(e) = save_config(&self.store, &mut self.cfg, next) {
-            let _ = scratch::release(&file);
+            let _ = self.release_scratch(&cur, gen);
             return Err(e);
         }
         let result = (|| -> Result<u64> {
@@ -440,7 +554,7 @@ impl Engine {
             txn.create(
                 &names::pit(&shadow_top, gen),
                 None,
-                &self.pit_table(rec, dir, gen)?,
+                &self.pit_table(&cur, dir, gen)?,
                 false,
             )?;
             txn.resume(&src_top)?;
@@ -462,7 +576,8 @@ impl Engine {
         let freeze = match result {
             Ok(f) => f,
             Err(e) => {
-                let _ = scratch::release(&file);
+                // The pit is gone with the transaction's roll-back.
+                let _ = self.release_scratch(&cur, gen);
                 save_config(&self.store, &mut self.cfg, before)?;
                 return Err(e);
             }
@@ -770,7 +885,7 @@ impl Engine {
                 eprintln!("dsimage: could not remove {n}: {e}");
             }
         }
-        let released = scratch::release(&self.scratch_file(rec, gen));
+        let released = self.release_scratch(rec, gen);
         fault::trace("finish.done");
         released
     }

@@ -65,6 +65,10 @@ pub struct EngineOptions {
     /// which cannot fill). A copy whose source (or target) takes more writes than this
     /// during the copy fails cleanly.
     pub scratch_max: Option<crate::units::Bytes>,
+    /// A block device for the scratch areas of copies instead of sparse files in the
+    /// state directory: one copy at a time uses it, each point-in-time generation one
+    /// half of it ([`scratch`]).
+    pub scratch_device: Option<PathBuf>,
 }
 
 impl EngineOptions {
@@ -73,6 +77,7 @@ impl EngineOptions {
             state_dir: state_dir.into(),
             prefix: "dsimage".into(),
             scratch_max: None,
+            scratch_device: None,
         }
     }
 }

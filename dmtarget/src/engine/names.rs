@@ -35,6 +35,12 @@ pub fn pit(shadow_top: &str, gen: u32) -> String {
     format!("{shadow_top}.pit{}", gen % 2)
 }
 
+/// A copy's scratch area on the scratch device (a linear map of one half of it):
+/// `<shadow top>.scratch<gen % 2>`.
+pub fn scratch(shadow_top: &str, gen: u32) -> String {
+    format!("{shadow_top}.scratch{}", gen % 2)
+}
+
 /// The mirror's disk log over the bitmap volume: `<shadow top>.log`.
 pub fn log(shadow_top: &str) -> String {
     format!("{shadow_top}.log")

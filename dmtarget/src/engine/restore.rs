@@ -50,11 +50,13 @@ impl Engine {
             if let SetOp::Copying { direction, .. } = rec.op {
                 let shadow_top = self.top_name(&rec.shadow);
                 let gen = pit_gen(&rec.op);
-                super::scratch::attach(
-                    &self.scratch_file(&rec, gen),
-                    self.scratch_size(&rec),
-                    false,
-                )?;
+                // On a scratch device, its linear device is made here, before the pit
+                // that sits on it.
+                let linear = names::scratch(&shadow_top, gen);
+                if Self::scratch_device_of(&rec).is_some() && !self.dm.exists(&linear)? {
+                    report.created.push(linear);
+                }
+                self.attach_scratch(&rec, gen, false)?;
                 let log = self.log_table(&rec)?;
                 self.ensure(&mut report, &names::log(&shadow_top), &log, false)?;
                 let pit = self.pit_table(&rec, direction, gen)?;
@@ -177,11 +179,14 @@ impl Engine {
                 phase: CopyPhase::Decided,
                 replaces_region,
                 pit_gen,
+                ref scratch_device,
                 ..
             } = rec.op
             else {
                 continue;
             };
+            // A replacement keeps the stopped copy's scratch place.
+            let scratch_device = scratch_device.clone();
             rec.op = match replaces_region {
                 Some(region) => {
                     report.warnings.push(format!(
@@ -201,6 +206,7 @@ impl Engine {
                         began: None,
                         control: CopyControl::Aborted,
                         pit_gen: pit_gen.wrapping_sub(1),
+                        scratch_device,
                     }
                 }
                 None => {
@@ -305,10 +311,16 @@ impl Engine {
             if s.kind == SetKind::Dependent {
                 wanted.push(self.cow_name(s, s.cow_gen));
             }
-            if let SetOp::Copying { pit_gen, .. } = s.op {
+            if let SetOp::Copying { pit_gen, phase, .. } = s.op {
                 let top = self.top_name(&s.shadow);
                 wanted.push(names::pit(&top, pit_gen));
                 wanted.push(names::log(&top));
+                wanted.push(names::scratch(&top, pit_gen));
+                if phase == CopyPhase::PitTaken {
+                    // The scratch area of a stopped copy this one replaces: read when
+                    // the start completes.
+                    wanted.push(names::scratch(&top, pit_gen.wrapping_sub(1)));
+                }
             }
         }
         let prefix = format!("{}-", self.opts.prefix);

@@ -5,6 +5,12 @@
 //! never fill; it takes disk space only for what is written (the state directory's
 //! file system must have that room). It survives reboots, and with it the point in
 //! time of an interrupted copy.
+//!
+//! With a scratch device configured (`--scratch-device`), copies use it instead: one
+//! copy at a time, each point-in-time generation one half of the device (a copy that
+//! replaces a stopped one needs both until the new one runs), seen through a linear
+//! device `<shadow top>.scratch<g>`. A half is as large as it is: a copy that writes more
+//! than it holds fails cleanly, as with a capped file.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -85,6 +91,27 @@ pub fn attach(file: &Path, size: Bytes, fresh: bool) -> Result<PathBuf> {
     let path = file.to_string_lossy().into_owned();
     losetup(&[&dev, &path])?;
     Ok(PathBuf::from(dev))
+}
+
+/// The half of a scratch device that generation `gen` uses: (offset, length) in
+/// sectors, 4 KiB aligned.
+pub fn device_half(dev: &Path, gen: u32) -> Result<(crate::units::Sectors, crate::units::Sectors)> {
+    use crate::units::Sectors;
+    let size = crate::ondisk::DirectFile::open(dev, false)
+        .map_err(|e| EngineError::io(format!("opening the scratch device {}", dev.display()), e))?
+        .size();
+    let half = size / 512 / 2 / 8 * 8;
+    Ok((Sectors(half * u64::from(gen % 2)), Sectors(half)))
+}
+
+/// Zeroes the first 4 KiB of a scratch area, where a snapshot store keeps its header:
+/// the kernel then formats a new store when the point-in-time device is created.
+pub fn zero_header(path: &Path) -> Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let fail = |e| EngineError::io(format!("clearing the scratch area {}", path.display()), e);
+    let mut f = crate::ondisk::DirectFile::open(path, true).map_err(fail)?;
+    f.seek(SeekFrom::Start(0)).map_err(fail)?;
+    f.write_all(&[0u8; 4096]).map_err(fail)
 }
 
 /// Detaches the loop device and deletes the file.

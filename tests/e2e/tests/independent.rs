@@ -2,10 +2,17 @@
 //! enable, the shadow is usable at once, the kernel copies in the background, copies
 //! run in both directions, a power cut in the middle of a copy resumes it.
 
-use dsimage_e2e::{run_suite, Guest, Scenario};
+use dsimage_e2e::{run_suite, Guest, Scenario, STATE_DIR};
 use serde_json::Value;
 
-const DISKS: &[(&str, u64)] = &[("m1", 64), ("s1", 64), ("b1", 16), ("s2", 64), ("b2", 16)];
+const DISKS: &[(&str, u64)] = &[
+    ("m1", 64),
+    ("s1", 64),
+    ("b1", 16),
+    ("s2", 64),
+    ("b2", 16),
+    ("x1", 48),
+];
 
 /// Chunk size of the sets here (the default), in KiB.
 const CHUNK_KIB: u64 = 32;
@@ -37,6 +44,10 @@ fn main() {
         (
             "scratch_area_fills_the_copy_fails_cleanly",
             scratch_area_fills_the_copy_fails_cleanly,
+        ),
+        (
+            "scratch_device_holds_the_copies",
+            scratch_device_holds_the_copies,
         ),
     ];
     run_suite("independent", DISKS, scenarios);
@@ -451,4 +462,78 @@ fn scratch_area_fills_the_copy_fails_cleanly(g: &mut Guest) {
     assert_eq!(state(&s), "idle", "{s}");
     g.assert_dev(&s1, "s");
     g.assert_dev(&mt, "m");
+}
+
+fn scratch_device_holds_the_copies(g: &mut Guest) {
+    let (m1, s1, mt, st) = set_in_sync(g);
+    let (s2, b2, x1) = (g.disk("s2"), g.disk("b2"), g.disk("x1"));
+    let dev = format!("--scratch-device {x1}");
+    // Devices that cannot be scratch devices: refused, nothing changes.
+    let (code, err) = g.engine_err(&format!("--scratch-device {m1} update ind to_shadow"));
+    assert_eq!(code, 5, "a volume of a set: {err}");
+    let (code, err) = g.engine_err("--scratch-device /dev/nonexistent update ind to_shadow");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(state(&g.engine("status ind")), "idle");
+    // A throttled update with its scratch area on the device: half of it (24 MiB), no
+    // file in the state directory.
+    g.engine("copy-params ind --units 32 --delay-ms 60000");
+    g.write(&mt, &["m"], 0, 4096);
+    let s = g.engine(&format!("{dev} update ind to_shadow"));
+    g.model_copy("m", "s");
+    assert_eq!(state(&s), "copying", "{s}");
+    assert_eq!(num(&s, "scratch_size_bytes"), 24 << 20, "{s}");
+    let t = g.sh("dmsetup ls");
+    assert!(t.contains(".scratch"), "a scratch device: {t}");
+    let files = g.sh(&format!("ls {STATE_DIR}/scratch 2>/dev/null | wc -l"));
+    assert_eq!(files.trim(), "0", "no scratch file: {files}");
+    g.assert_dev(&st, "s");
+    // One copy at a time on the device: another set's copy is refused (busy).
+    enable_named(g, "two", &m1, &s2, &b2);
+    g.engine("wait two --timeout-ms 600000");
+    let (code, err) = g.engine_err(&format!("{dev} update two to_shadow"));
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("scratch device"), "{err}");
+    assert_eq!(state(&g.engine("status two")), "idle");
+    g.engine("disable two");
+    // A power cut in the middle: restore brings the copy back on its half of the device.
+    g.write(&mt, &["m"], 16384, 1024);
+    g.sh("sync");
+    g.vm.power_cut().expect("power cut");
+    let r = g.engine("restore");
+    assert!(r["continuing"].to_string().contains("ind"), "{r}");
+    g.assert_dev(&st, "s");
+    // Abort, write on the shadow, replace with a new update (no option: it keeps the
+    // device, on the other half): the shadow's write is copied over.
+    g.engine("abort ind");
+    g.write(&st, &["s"], 40 * 1024, 64);
+    g.engine("copy-params ind --clear");
+    write_chunks(g, &mt, &["m"], 300, 2);
+    let s = g.engine("update ind to_shadow");
+    assert_eq!(num(&s, "scratch_size_bytes"), 24 << 20, "{s}");
+    g.model_copy("m", "s");
+    g.assert_dev(&st, "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&mt, "m");
+    let t = g.sh("dmsetup ls");
+    assert!(!t.contains(".scratch"), "scratch devices gone: {t}");
+    // More written during a copy than a half holds: the copy fails cleanly, the master
+    // is untouched; the next update gives the shadow the master's image.
+    g.engine("copy-params ind --units 32 --delay-ms 60000");
+    write_chunks(g, &mt, &["m"], 0, 64);
+    g.engine(&format!("{dev} update ind to_shadow"));
+    g.model_copy("m", "s");
+    g.write(&mt, &["m"], 8192, 30 * 1024);
+    let s = g.engine("status ind");
+    assert_eq!(state(&s), "failed", "{s}");
+    g.assert_dev(&mt, "m");
+    g.assert_dev(&m1, "m");
+    g.engine("copy-params ind --clear");
+    g.engine("update ind to_shadow");
+    g.model_copy("m", "s");
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(&s1, "s");
+    g.assert_dev(&st, "s");
 }

@@ -252,26 +252,25 @@ mod tests {
             update_region(&ChunkBitmap::new(4096), chunk, chunk, len),
             chunk
         );
-        // Random changes to a tenth of the chunks: one-chunk regions would cost as much
-        // as copying everything in full-copy regions.
-        let mut tenth = ChunkBitmap::new(4096);
-        let mut x: u64 = 12345;
-        while tenth.count() < 410 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            tenth.set((x >> 33) % 4096).unwrap();
-        }
-        assert_eq!(update_region(&tenth, chunk, chunk, len), FULL_COPY_REGION);
+        // `n` chunks changed at random places (a fixed linear congruential sequence).
+        let random = |n: u64, mut x: u64| {
+            let mut b = ChunkBitmap::new(4096);
+            while b.count() < n {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                b.set((x >> 33) % 4096).unwrap();
+            }
+            b
+        };
+        // A tenth of the chunks: one-chunk regions would cost as much as copying
+        // everything in full-copy regions.
+        assert_eq!(
+            update_region(&random(410, 12345), chunk, chunk, len),
+            FULL_COPY_REGION
+        );
         // A hundredth of them: chunk by chunk.
-        let mut hundredth = ChunkBitmap::new(4096);
-        while hundredth.count() < 41 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            hundredth.set((x >> 33) % 4096).unwrap();
-        }
-        assert_eq!(update_region(&hundredth, chunk, chunk, len), chunk);
+        assert_eq!(update_region(&random(41, 678), chunk, chunk, len), chunk);
         // Never below what the disk log was sized for.
         assert_eq!(
             update_region(&scattered, chunk, Sectors(256), len),

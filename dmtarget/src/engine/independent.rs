@@ -353,7 +353,15 @@ impl Engine {
         if self.dm.exists(&name)? {
             self.dm.remove(&name)?;
         }
-        let during = self.pit_exceptions(rec, old)?;
+        // An unreadable store (a scratch area that filled, say) loses the account of
+        // what was written: then everything counts as written.
+        let during = self.pit_exceptions(rec, old).unwrap_or_else(|e| {
+            eprintln!(
+                "dsimage: set {}: {e}; every chunk of the target will be copied again",
+                rec.name
+            );
+            ChunkBitmap::full(sectors(rec.master_size).0.div_ceil(rec.chunk.0))
+        });
         let mut own = self.persisted_bitmap(rec)?;
         own.union_with(&during)
             .map_err(|e| EngineError::Failed(format!("bitmap: {e}")))?;

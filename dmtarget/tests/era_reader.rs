@@ -450,6 +450,10 @@ fn path_helpers_read_like_cursors() {
             let want = era::blocks_written_since(&mut dev, e, snapshot).unwrap();
             assert_eq!(got, want, "since {e}, snapshot {snapshot}");
         }
+        // The live read without a snapshot (status) reads the live superblock's view.
+        let live = era::blocks_written_since_live_path(&img.0, e, 1).unwrap();
+        let want = era::blocks_written_since(&mut dev, e, false).unwrap();
+        assert_eq!(live, Some(want), "live since {e}");
     }
 }
 

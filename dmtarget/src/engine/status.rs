@@ -105,7 +105,7 @@ impl Engine {
         match &rec.op {
             // Written on either side since the last point in time, from the era devices.
             SetOp::Idle if rec.kind == SetKind::Independent => {
-                chunks_changed = self.independent_changes(rec, true)?.0.count()
+                chunks_changed = self.independent_changes_now(rec)?.count()
             }
             SetOp::Copying {
                 direction,

@@ -10,10 +10,12 @@
 //! The era metadata is a sparse file in the state directory (`era/<top>.meta`) seen
 //! through a loop device: one era device serves every set of the volume (several shadows
 //! per master), each set remembering the era its last point in time began
-//! ([`super::config::SetRecord::eras`]). Only the engine sends era messages, and every
-//! read goes through a metadata snapshot (`take_metadata_snap`, which also starts a new
-//! era, then `drop_metadata_snap`), so "blocks written since era E" is read consistently
-//! while the device is live; the reader is [`crate::ondisk::era`].
+//! ([`super::config::SetRecord::eras`]). Only the engine sends era messages. Reads that
+//! decide a copy go through a metadata snapshot (`take_metadata_snap`, which also starts
+//! a new era, then `drop_metadata_snap`), so "blocks written since era E" is read
+//! consistently while the device is live; the status reads the live metadata instead
+//! (no commit, no new era), checking that the superblock did not change meanwhile
+//! ([`Engine::independent_changes_now`]). The reader is [`crate::ondisk::era`].
 //!
 //! A copy writes its target's raw device, not its era device (an era commit per region
 //! would cost more than the region's data): what a copy writes, and what is written on
@@ -294,6 +296,48 @@ impl Engine {
         all.union_with(&m).map_err(fail)?;
         all.union_with(&s).map_err(fail)?;
         Ok((all, began))
+    }
+
+    /// What an update of an idle independent set would copy now, for its status: as
+    /// [`Engine::independent_changes`], but reading the era devices' live metadata
+    /// (no commit, no new era; a metadata snapshot only if the live reads keep racing
+    /// the kernel's commits).
+    pub(crate) fn independent_changes_now(&self, rec: &SetRecord) -> Result<ChunkBitmap> {
+        let len = sectors(rec.master_size);
+        let nr = len.0.div_ceil(rec.chunk.0);
+        let tracked = |p: &Path| self.cfg.volume(p).is_some_and(|v| v.era_block.is_some());
+        let Some(eras) = rec
+            .eras
+            .filter(|_| tracked(&rec.master) && tracked(&rec.shadow))
+        else {
+            return Ok(ChunkBitmap::full(nr));
+        };
+        let fail = |e: crate::ondisk::FormatError| EngineError::Failed(format!("bitmap: {e}"));
+        let mut all = self.persisted_bitmap(rec)?;
+        for (raw, since) in [(&rec.master, eras.master), (&rec.shadow, eras.shadow)] {
+            let vol = self.cfg.volume(raw).ok_or_else(|| {
+                EngineError::Failed(format!("{} is not under control", raw.display()))
+            })?;
+            let block = vol.era_block.unwrap_or(rec.chunk);
+            let meta = scratch::attached(&self.era_file(&vol.top)).ok_or_else(|| {
+                EngineError::Failed(format!("the era metadata of {} is detached", raw.display()))
+            })?;
+            let live = era::blocks_written_since_live_path(&meta, since, 3).map_err(|e| {
+                EngineError::Failed(format!(
+                    "reading the era metadata of {}: {e}",
+                    raw.display()
+                ))
+            })?;
+            let written = match live {
+                Some(blocks) => blocks.rescale(block, rec.chunk, len),
+                None => match self.era_changes(raw, Some(since), rec.chunk, len)?.0 {
+                    Some(b) => b,
+                    None => return Ok(ChunkBitmap::full(nr)),
+                },
+            };
+            all.union_with(&written).map_err(fail)?;
+        }
+        Ok(all)
     }
 
     /// The shadow bitmap persisted on the set's bitmap volume.

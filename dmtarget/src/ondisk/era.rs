@@ -1027,6 +1027,30 @@ pub fn read_superblock_path(
     superblock_for(&mut open_path(path)?, read_from_snapshot)
 }
 
+/// [`blocks_written_since`] through the live superblock of metadata the kernel is using,
+/// without a metadata snapshot (which costs a commit and starts a new era): dm-era
+/// commits a block's writeset bit before it lets the block's first write of an era
+/// through, and blocks the committed transaction uses are not reused before the next
+/// commit, so a read that finds the same superblock before and after saw one committed
+/// transaction. `None` when `tries` reads all raced a commit (read a snapshot then).
+pub fn blocks_written_since_live_path(
+    path: &Path,
+    era: u32,
+    tries: u32,
+) -> Result<Option<ChunkBitmap>, FormatError> {
+    let mut dev = open_path(path)?;
+    for _ in 0..tries {
+        let before = read_superblock(&mut dev)?;
+        let Ok(bits) = blocks_written_since_in(&mut dev, &before, era) else {
+            continue;
+        };
+        if read_superblock(&mut dev)? == before {
+            return Ok(Some(bits));
+        }
+    }
+    Ok(None)
+}
+
 /// [`blocks_written_since`] on a device or image opened with `O_DIRECT`.
 pub fn blocks_written_since_path(
     path: &Path,

@@ -202,8 +202,20 @@ fn update_copies_only_what_changed(g: &mut Guest) {
     write_chunks(g, &mt, &["m"], 100, 2);
     write_chunks(g, &st, &["s"], 101, 1);
     write_chunks(g, &st, &["s"], 2000, 1);
+    let era = |g: &Guest| {
+        let name = format!("{}.era", mt.trim_start_matches("/dev/mapper/"));
+        let line = g.sh(&format!("dmsetup status {name}"));
+        line.split_whitespace()
+            .nth(5)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = era(g);
     let s = g.engine("status ind");
     assert_eq!(num(&s, "chunks_changed"), 4, "changes on both sides: {s}");
+    g.engine("status ind");
+    // The status reads the live era metadata: no snapshot, so no new era.
+    assert_eq!(era(g), before, "status began no era on the master");
     // Update master -> shadow: exactly those chunks are copied, the shadow's own
     // changes are undone.
     let s = g.engine("update ind to_shadow");

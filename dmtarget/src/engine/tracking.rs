@@ -220,6 +220,27 @@ impl Engine {
         Ok(())
     }
 
+    /// A tracked volume's era block, era device name and attached metadata device.
+    fn era_of(&self, raw: &Path) -> Result<(Sectors, String, PathBuf)> {
+        let vol = self.cfg.volume(raw).ok_or_else(|| {
+            EngineError::Failed(format!("{} is not under control", raw.display()))
+        })?;
+        let block = vol.era_block.ok_or_else(|| {
+            EngineError::Failed(format!("{} has no change tracking", raw.display()))
+        })?;
+        let meta = scratch::attached(&self.era_file(&vol.top)).ok_or_else(|| {
+            EngineError::Failed(format!("the era metadata of {} is detached", raw.display()))
+        })?;
+        Ok((block, names::era(&vol.top), meta))
+    }
+
+    /// Whether both volumes of a set have an era device.
+    fn both_tracked(&self, rec: &SetRecord) -> bool {
+        [&rec.master, &rec.shadow]
+            .iter()
+            .all(|p| self.cfg.volume(p).is_some_and(|v| v.era_block.is_some()))
+    }
+
     /// Starts a new era on a volume's era device and reads, through the metadata
     /// snapshot that does it, the blocks written in era `since` or later (none read when
     /// `since` is `None`). Returns them as a bitmap of `chunk`-sector chunks of the
@@ -232,16 +253,7 @@ impl Engine {
         chunk: Sectors,
         len: Sectors,
     ) -> Result<(Option<ChunkBitmap>, u32)> {
-        let vol = self.cfg.volume(raw).ok_or_else(|| {
-            EngineError::Failed(format!("{} is not under control", raw.display()))
-        })?;
-        let block = vol.era_block.ok_or_else(|| {
-            EngineError::Failed(format!("{} has no change tracking", raw.display()))
-        })?;
-        let era_name = names::era(&vol.top);
-        let meta = scratch::attached(&self.era_file(&vol.top)).ok_or_else(|| {
-            EngineError::Failed(format!("the era metadata of {} is detached", raw.display()))
-        })?;
+        let (block, era_name, meta) = self.era_of(raw)?;
         self.drop_stale_era_snapshot(&era_name)?;
         self.dm.message(&era_name, "take_metadata_snap")?;
         super::fault::crash("era.snapped");
@@ -277,8 +289,7 @@ impl Engine {
     ) -> Result<(ChunkBitmap, Option<super::config::SetEras>)> {
         let len = sectors(rec.master_size);
         let nr = len.0.div_ceil(rec.chunk.0);
-        let tracked = |p: &Path| self.cfg.volume(p).is_some_and(|v| v.era_block.is_some());
-        if !tracked(&rec.master) || !tracked(&rec.shadow) {
+        if !self.both_tracked(rec) {
             return Ok((ChunkBitmap::full(nr), None));
         }
         let eras = rec.eras.filter(|_| read);
@@ -305,23 +316,13 @@ impl Engine {
     pub(crate) fn independent_changes_now(&self, rec: &SetRecord) -> Result<ChunkBitmap> {
         let len = sectors(rec.master_size);
         let nr = len.0.div_ceil(rec.chunk.0);
-        let tracked = |p: &Path| self.cfg.volume(p).is_some_and(|v| v.era_block.is_some());
-        let Some(eras) = rec
-            .eras
-            .filter(|_| tracked(&rec.master) && tracked(&rec.shadow))
-        else {
+        let Some(eras) = rec.eras.filter(|_| self.both_tracked(rec)) else {
             return Ok(ChunkBitmap::full(nr));
         };
         let fail = |e: crate::ondisk::FormatError| EngineError::Failed(format!("bitmap: {e}"));
         let mut all = self.persisted_bitmap(rec)?;
         for (raw, since) in [(&rec.master, eras.master), (&rec.shadow, eras.shadow)] {
-            let vol = self.cfg.volume(raw).ok_or_else(|| {
-                EngineError::Failed(format!("{} is not under control", raw.display()))
-            })?;
-            let block = vol.era_block.unwrap_or(rec.chunk);
-            let meta = scratch::attached(&self.era_file(&vol.top)).ok_or_else(|| {
-                EngineError::Failed(format!("the era metadata of {} is detached", raw.display()))
-            })?;
+            let (block, _, meta) = self.era_of(raw)?;
             let live = era::blocks_written_since_live_path(&meta, since, 3).map_err(|e| {
                 EngineError::Failed(format!(
                     "reading the era metadata of {}: {e}",
@@ -330,10 +331,11 @@ impl Engine {
             })?;
             let written = match live {
                 Some(blocks) => blocks.rescale(block, rec.chunk, len),
-                None => match self.era_changes(raw, Some(since), rec.chunk, len)?.0 {
-                    Some(b) => b,
-                    None => return Ok(ChunkBitmap::full(nr)),
-                },
+                // Given an era, the snapshot read always reads.
+                None => self
+                    .era_changes(raw, Some(since), rec.chunk, len)?
+                    .0
+                    .unwrap_or_else(|| ChunkBitmap::full(nr)),
             };
             all.union_with(&written).map_err(fail)?;
         }

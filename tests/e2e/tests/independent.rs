@@ -143,10 +143,7 @@ fn power_cut_during_a_copy_resumes(g: &mut Guest) {
     let r = g.engine("restore");
     assert!(r["continuing"].to_string().contains("ind"), "{r}");
     g.assert_dev(&st, "s");
-    let s = g.engine("wait ind --timeout-ms 600000");
-    assert_eq!(state(&s), "idle", "{s}");
-    g.assert_dev(&s1, "s");
-    g.assert_dev(&mt, "m");
+    copy_ends_right(g, &s1, &mt);
 }
 
 fn num(v: &Value, field: &str) -> u64 {
@@ -356,10 +353,7 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
     g.assert_dev(&st, "s");
     let s = g.engine("resume ind");
     assert_eq!(s["copy_control"], "run", "{s}");
-    let s = g.engine("wait ind --timeout-ms 600000");
-    assert_eq!(state(&s), "idle", "{s}");
-    g.assert_dev(&s1, "s");
-    g.assert_dev(&mt, "m");
+    copy_ends_right(g, &s1, &mt);
     // Abort: the shadow stays dependent (still reads right), resume is refused, only a
     // new copy or update in the same direction replaces it.
     g.engine("copy-params ind --units 32 --delay-ms 60000");
@@ -387,10 +381,7 @@ fn suspend_resume_abort_and_restart(g: &mut Guest) {
     assert_eq!(s["copy_control"], "run", "{s}");
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
-    let s = g.engine("wait ind --timeout-ms 600000");
-    assert_eq!(state(&s), "idle", "{s}");
-    g.assert_dev(&s1, "s");
-    g.assert_dev(&mt, "m");
+    copy_ends_right(g, &s1, &mt);
     let t = g.sh("dmsetup ls");
     assert!(!t.contains(".pit"), "no point-in-time device left: {t}");
     let (code, err) = g.engine_err("suspend ind");
@@ -470,10 +461,7 @@ fn scratch_area_fills_the_copy_fails_cleanly(g: &mut Guest) {
     assert_eq!(state(&s), "copying", "{s}");
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
-    let s = g.engine("wait ind --timeout-ms 600000");
-    assert_eq!(state(&s), "idle", "{s}");
-    g.assert_dev(&s1, "s");
-    g.assert_dev(&mt, "m");
+    copy_ends_right(g, &s1, &mt);
 }
 
 fn scratch_device_holds_the_copies(g: &mut Guest) {
@@ -524,10 +512,7 @@ fn scratch_device_holds_the_copies(g: &mut Guest) {
     assert_eq!(num(&s, "scratch_size_bytes"), 24 << 20, "{s}");
     g.model_copy("m", "s");
     g.assert_dev(&st, "s");
-    let s = g.engine("wait ind --timeout-ms 600000");
-    assert_eq!(state(&s), "idle", "{s}");
-    g.assert_dev(&s1, "s");
-    g.assert_dev(&mt, "m");
+    copy_ends_right(g, &s1, &mt);
     let t = g.sh("dmsetup ls");
     assert!(!t.contains(".scratch"), "scratch devices gone: {t}");
     // More written during a copy than a half holds: the copy fails cleanly, the master
@@ -548,4 +533,13 @@ fn scratch_device_holds_the_copies(g: &mut Guest) {
     assert_eq!(state(&s), "idle", "{s}");
     g.assert_dev(&s1, "s");
     g.assert_dev(&st, "s");
+}
+
+/// Waits for set `ind` to be idle, then checks the shadow's raw volume `s1` against model
+/// "s" and the master's top `mt` against model "m".
+fn copy_ends_right(g: &Guest, s1: &str, mt: &str) {
+    let s = g.engine("wait ind --timeout-ms 600000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.assert_dev(s1, "s");
+    g.assert_dev(mt, "m");
 }

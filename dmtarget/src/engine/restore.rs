@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::config::{CopyControl, CopyPhase, SetKind, SetOp};
 use super::dependent::save_config;
 use super::independent::pit_gen;
-use super::{names, Engine, Result};
+use super::{fault, names, Engine, Result};
 use crate::dm::Lockfs;
 use crate::table::{Table, Target};
 
@@ -66,6 +66,10 @@ impl Engine {
                 report.continuing.push(rec.name.clone());
             }
         }
+        // The snapshots of the dependent shadows come before the master tops: once a
+        // master top is up, writes to it (or the kernel's merge of another set into it,
+        // which starts at its resume) copy-on-write only into snapshots that are active.
+        self.ensure_dependent_shadow_tops(&mut report, false)?;
         let shadows: Vec<_> = self
             .cfg
             .sets
@@ -103,13 +107,9 @@ impl Engine {
             let t = self.desired_master_table(&vol.path, vol.size)?;
             self.ensure(&mut report, &vol.top.clone(), &t, false)?;
         }
-        for rec in self.cfg.sets.clone() {
-            if rec.kind == SetKind::Dependent {
-                let top = self.top_name(&rec.shadow);
-                let (t, ro) = self.desired_shadow_table(&rec)?;
-                self.ensure(&mut report, &top, &t, ro)?;
-            }
-        }
+        fault::crash("restore.master_tops");
+        // A merging set's shadow top is a view of its master top.
+        self.ensure_dependent_shadow_tops(&mut report, true)?;
         self.sweep_strays(&mut report)?;
         // Scratch areas no copy uses (a crash after a copy ended or was replaced). The
         // one a start not yet completed replaced still holds what was written on the
@@ -257,6 +257,24 @@ impl Engine {
         }
         if changed {
             save_config(&self.store, &mut self.cfg, next)?;
+        }
+        Ok(())
+    }
+
+    /// Makes the shadow tops of the dependent sets that are merging (`merging`) or not
+    /// exist with their tables.
+    fn ensure_dependent_shadow_tops(
+        &self,
+        report: &mut RestoreReport,
+        merging: bool,
+    ) -> Result<()> {
+        for rec in &self.cfg.sets {
+            if rec.kind == SetKind::Dependent && matches!(rec.op, SetOp::Merging { .. }) == merging
+            {
+                let top = self.top_name(&rec.shadow);
+                let (t, ro) = self.desired_shadow_table(rec)?;
+                self.ensure(report, &top, &t, ro)?;
+            }
         }
         Ok(())
     }

@@ -1,8 +1,9 @@
 //! Constraints on a new set (`design`: distinct volumes, no conflicting roles, sizes,
 //! names, mounts). Everything is checked before anything changes.
 
+use super::config::SetOp;
 use super::volumes::VolumeRole;
-use super::{Engine, EngineError, Result, SetSpec, MAX_NAME_BYTES};
+use super::{Direction, Engine, EngineError, Result, SetSpec, MAX_NAME_BYTES};
 use crate::units::{Bytes, Sectors};
 use crate::volume::BlockDevice;
 
@@ -116,6 +117,21 @@ impl Engine {
                 )));
             }
         }
+        // A set of the same master that is copying onto it owns the master's top, which
+        // an enable would reload.
+        if let Some(s) = self
+            .cfg
+            .sets
+            .iter()
+            .find(|s| s.master == master.path && writes_master(&s.op))
+        {
+            return Err(EngineError::Busy(format!(
+                "set {} is copying onto the master {} ({}); wait for it to finish",
+                s.name,
+                master.path.display(),
+                super::dependent::op_name(&s.op)
+            )));
+        }
         for (what, dev) in [("shadow", &shadow), ("bitmap", &bitmap)] {
             if let Some((s, role)) = self.roles_of(&dev.path).first() {
                 return Err(EngineError::Conflict(format!(
@@ -184,4 +200,17 @@ impl Engine {
             chunk,
         })
     }
+}
+
+/// Whether an operation writes the set's master.
+fn writes_master(op: &SetOp) -> bool {
+    matches!(
+        op,
+        SetOp::Merging { .. }
+            | SetOp::MergeFinalizing
+            | SetOp::Copying {
+                direction: Direction::ToMaster,
+                ..
+            }
+    )
 }

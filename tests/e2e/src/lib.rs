@@ -84,6 +84,24 @@ impl Guest {
         (st, err)
     }
 
+    /// Runs an engine command that must die at the injected crash `point`
+    /// (`DSIMAGE_CRASH`: SIGKILL, no roll-back).
+    #[track_caller]
+    pub fn engine_crash(&self, point: &str, args: &str) {
+        let (st, out, err) = self.try_sh(&format!(
+            "DSIMAGE_CRASH={point} dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
+        ));
+        assert_eq!(
+            st, 137,
+            "dsimaged {args} with DSIMAGE_CRASH={point} should have been killed (status {st})\n\
+             stdout: {out}\nstderr: {err}"
+        );
+        assert!(
+            err.contains(&format!("injected crash at {point}")),
+            "crash at {point} not reached by {args}: {err}"
+        );
+    }
+
     /// Guest device path of a data disk by serial.
     pub fn disk(&self, serial: &str) -> String {
         self.vm

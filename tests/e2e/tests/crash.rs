@@ -382,22 +382,6 @@ fn verify_with(g: &Guest, what: &str, pairs: &[(&str, &str)], extra: &str) {
     panic!("{msg}");
 }
 
-/// Runs an engine command that must die at `point`.
-fn crash_at(g: &Guest, point: &str, args: &str) {
-    let (st, out, err) = g.try_sh(&format!(
-        "DSIMAGE_CRASH={point} dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
-    ));
-    assert_eq!(
-        st, 137,
-        "dsimaged {args} with DSIMAGE_CRASH={point} should have been killed (status {st})\n\
-         stdout: {out}\nstderr: {err}"
-    );
-    assert!(
-        err.contains(&format!("injected crash at {point}")),
-        "crash at {point} not reached by {args}: {err}"
-    );
-}
-
 /// Random contents for the master, made once per run (on the state disk, which
 /// outlives the scenarios' clean-ups): cheaper than reading 32 MiB of /dev/urandom
 /// under emulation in every scenario.
@@ -538,16 +522,16 @@ fn crash_cycle(
     let start = format!("{} {SET} {}", kind.verb(), dir.arg());
     let label = format!("{} {}", kind.verb(), dir.arg());
     match p.stage {
-        Stage::Start => crash_at(g, p.name, &start),
+        Stage::Start => g.engine_crash(p.name, &start),
         Stage::Finish => {
             let s = g.engine(&start);
             check_copying(&s, kind, dir, &changed);
             pit_then_during(g);
-            crash_at(g, p.name, WAIT);
+            g.engine_crash(p.name, WAIT);
         }
     }
     for q in p.in_restore {
-        crash_at(g, q, "restore");
+        g.engine_crash(q, "restore");
     }
     let r = g.engine("restore");
     check_restore(&r, p, dir, v);
@@ -766,7 +750,7 @@ fn frozen_file_system_thawed_by_restore(g: &mut Guest) {
         "mkfs.ext4 -q -F {mt} && mkdir -p /mnt/m /mnt/s && mount {mt} /mnt/m && \
          echo before > /mnt/m/f && sync"
     ));
-    crash_at(g, "copy.suspended", &format!("update {SET} to_shadow"));
+    g.engine_crash("copy.suspended", &format!("update {SET} to_shadow"));
     let info = g.sh(&format!("dmsetup info {}", dm_name(mt)));
     assert!(info.contains("SUSPENDED"), "{info}");
     // A writer blocks on the frozen file system.

@@ -422,6 +422,23 @@ fn refused_requests_change_nothing(g: &mut Guest) {
     assert_eq!(c, 5, "{err}");
     assert!(err.contains("mounted"), "{err}");
     assert_eq!(snapshot_of_state(g), before);
+
+    // A set of a master that another set is copying onto is refused (the copy owns the
+    // master's top). The copy stays in progress here: its start died after the decision
+    // and restore ran the kernel's merge, but only `wait` (or the agent's poller) ends
+    // it.
+    g.engine_crash("merge.loaded", "update one to_master");
+    g.engine("restore");
+    let during = snapshot_of_state(g);
+    assert!(during.contains("snapshot-merge"), "{during}");
+    let (c, err) = g.engine_err(&format!(
+        "enable --name x --master {m1} --shadow {s2} --bitmap {b2}"
+    ));
+    assert_eq!(c, 6, "{err}");
+    assert!(err.contains("copying onto the master"), "{err}");
+    assert_eq!(snapshot_of_state(g), during);
+    let s = g.engine("wait one --timeout-ms 60000");
+    assert_eq!(state(&s), "idle", "{s}");
 }
 
 fn restart_reboot_and_power_cut(g: &mut Guest) {
@@ -485,5 +502,25 @@ fn restart_reboot_and_power_cut(g: &mut Guest) {
     check_all(g);
     g.write(&mt, &["m"], 3000, 64);
     g.write(&at, &["a"], 3000, 64);
+    check_all(g);
+
+    // A merge runs from the resume of its master top, also when restore makes it: the
+    // other sets' snapshots of that master must be active by then. The update dies
+    // before the merge starts, the power is cut, restore dies right after the master
+    // tops are up, and the kernel merges alone before the next restore.
+    g.write(&bt, &["b"], 9000, 1024);
+    g.sh("sync");
+    g.engine_crash("merge.loaded", "update b to_master");
+    g.vm.power_cut().expect("power cut");
+    g.engine_crash("restore.master_tops", "restore");
+    g.sh(&format!(
+        "for i in $(seq 600); do set -- $(dmsetup status {mname}); \
+         [ \"$3\" = snapshot-merge ] && [ \"${{4%%/*}}\" = \"$5\" ] && exit 0; sleep 0.1; done; \
+         echo merge of {mname} did not end: $(dmsetup status {mname}) >&2; exit 1"
+    ));
+    g.engine("restore");
+    let s = g.engine("wait b --timeout-ms 120000");
+    assert_eq!(state(&s), "idle", "{s}");
+    g.model_copy("b", "m");
     check_all(g);
 }

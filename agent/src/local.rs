@@ -73,6 +73,9 @@ pub enum LocalCommand {
         #[arg(long)]
         timeout_ms: Option<u64>,
     },
+    /// Groups of sets copied and updated at one point in time.
+    #[command(subcommand)]
+    Group(GroupCommand),
 }
 
 /// Exit codes by error kind, so scripts can tell refusals apart.
@@ -100,6 +103,77 @@ fn print<T: Serialize>(v: &T) {
 fn fail(e: EngineError) -> ExitCode {
     eprintln!("dsimaged: {e}");
     ExitCode::from(exit_code(&e))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// Create an empty group.
+    Create { name: String },
+    /// Delete a group (its sets stay, ungrouped).
+    Delete { name: String },
+    /// Add an idle set to a group (sets of one kind per group).
+    Add { group: String, set: String },
+    /// Take an idle set out of a group.
+    Remove { group: String, set: String },
+    /// Full copy of every set of the group at one point in time.
+    Copy { name: String, direction: Direction },
+    /// Update of every set of the group at one point in time.
+    Update { name: String, direction: Direction },
+    /// Suspend the copies of the group's sets.
+    Suspend { name: String },
+    /// Resume the suspended copies of the group's sets.
+    Resume { name: String },
+    /// Abort the copies of the group's sets.
+    Abort { name: String },
+    /// Throttle the copies of every set of the group (as `copy-params` for one set).
+    CopyParams {
+        name: String,
+        #[arg(long, required_unless_present = "clear")]
+        units: Option<u64>,
+        #[arg(long, default_value_t = 0)]
+        delay_ms: u64,
+        #[arg(long, conflicts_with = "units")]
+        clear: bool,
+    },
+    /// Status of one group, or of all groups.
+    Status { name: Option<String> },
+    /// Wait until no set of the group has an operation running.
+    Wait {
+        name: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+}
+
+fn run_group(engine: &mut Engine, cmd: GroupCommand) -> Result<(), EngineError> {
+    match cmd {
+        GroupCommand::Create { name } => print(&engine.group_create(&name)?),
+        GroupCommand::Delete { name } => {
+            engine.group_delete(&name)?;
+            print(&"deleted");
+        }
+        GroupCommand::Add { group, set } => print(&engine.group_add(&group, &set)?.into_inner()),
+        GroupCommand::Remove { group, set } => print(&engine.group_remove(&group, &set)?),
+        GroupCommand::Copy { name, direction } => print(&engine.group_copy(&name, direction)?),
+        GroupCommand::Update { name, direction } => print(&engine.group_update(&name, direction)?),
+        GroupCommand::Suspend { name } => print(&engine.group_suspend(&name)?),
+        GroupCommand::Resume { name } => print(&engine.group_resume(&name)?),
+        GroupCommand::Abort { name } => print(&engine.group_abort(&name)?),
+        GroupCommand::CopyParams {
+            name,
+            units,
+            delay_ms,
+            clear: _,
+        } => print(
+            &engine.group_copy_params(&name, units.map(|units| CopyParams { units, delay_ms }))?,
+        ),
+        GroupCommand::Status { name: Some(n) } => print(&engine.group_status(&n)?),
+        GroupCommand::Status { name: None } => print(&engine.groups()?),
+        GroupCommand::Wait { name, timeout_ms } => {
+            print(&engine.group_wait(&name, timeout_ms.map(Duration::from_millis))?)
+        }
+    }
+    Ok(())
 }
 
 pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
@@ -167,6 +241,7 @@ pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
             LocalCommand::Wait { name, timeout_ms } => {
                 print(&engine.wait(&name, timeout_ms.map(Duration::from_millis))?)
             }
+            LocalCommand::Group(cmd) => run_group(&mut engine, cmd)?,
         }
         Ok(())
     })();

@@ -241,6 +241,20 @@ pub struct Config {
     pub generation: u64,
     pub volumes: Vec<VolumeRecord>,
     pub sets: Vec<SetRecord>,
+    /// Groups of sets copied and updated at one common point in time.
+    #[serde(default)]
+    pub groups: Vec<GroupRecord>,
+}
+
+/// A named group of sets of one kind; copies and updates of its sets go through it and
+/// take one common point in time. A set belongs to at most one group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub name: String,
+    /// Names of the member sets, in the order they were added.
+    pub members: Vec<String>,
+    /// Unix seconds.
+    pub created: u64,
 }
 
 impl Config {
@@ -261,6 +275,29 @@ impl Config {
 
     pub fn set_mut(&mut self, name: &str) -> Option<&mut SetRecord> {
         self.sets.iter_mut().find(|s| s.name == name)
+    }
+
+    pub fn group(&self, name: &str) -> Option<&GroupRecord> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    pub fn group_mut(&mut self, name: &str) -> Option<&mut GroupRecord> {
+        self.groups.iter_mut().find(|g| g.name == name)
+    }
+
+    /// The group a set belongs to, if any.
+    pub fn group_of(&self, set: &str) -> Option<&GroupRecord> {
+        self.groups
+            .iter()
+            .find(|g| g.members.iter().any(|m| m == set))
+    }
+
+    /// Drops a set, and its membership in a group.
+    pub fn remove_set(&mut self, name: &str) {
+        self.sets.retain(|s| s.name != name);
+        for g in &mut self.groups {
+            g.members.retain(|m| m != name);
+        }
     }
 }
 
@@ -375,12 +412,32 @@ mod tests {
                 delay_ms: 20,
             }),
         });
+        cfg.groups.push(GroupRecord {
+            name: "g".into(),
+            members: vec!["s1".into()],
+            created: 4,
+        });
         store.save(&mut cfg).unwrap();
         assert_eq!(cfg.generation, 1);
         let back = store.load().unwrap();
         assert_eq!(back, cfg);
         assert!(back.sets[0].compact());
+        assert_eq!(back.group_of("s1").map(|g| g.name.as_str()), Some("g"));
+        // A set that goes leaves its group.
+        let mut gone = back.clone();
+        gone.remove_set("s1");
+        assert!(gone.sets.is_empty());
+        assert_eq!(gone.group("g").map(|g| g.members.len()), Some(0));
+        assert_eq!(gone.group_of("s1"), None);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn configurations_without_groups_still_load() {
+        let cfg: Config =
+            serde_json::from_str(r#"{"version":1,"generation":7,"volumes":[],"sets":[]}"#).unwrap();
+        assert!(cfg.groups.is_empty());
+        assert_eq!(cfg.generation, 7);
     }
 
     #[test]

@@ -204,6 +204,7 @@ impl Engine {
 
     fn copy_or_update(&mut self, name: &str, dir: Direction, kind: CopyKind) -> Result<SetStatus> {
         let rec = self.set_record(name)?.clone();
+        self.check_not_grouped(name)?;
         // A stopped copy of an independent set (suspended, aborted, failed) is replaced by
         // a new copy or update in its direction; `start_copy` decides.
         let stopped = rec.kind == SetKind::Independent && stopped_copy(&rec.op).is_some();
@@ -220,20 +221,7 @@ impl Engine {
             (SetKind::Dependent, Direction::ToMaster) => self.dependent_start_merge(&rec)?,
             (SetKind::Independent, dir) => {
                 if dir == Direction::ToMaster {
-                    self.check_master_writable(&rec)?;
-                    if let Some(d) = self
-                        .cfg
-                        .sets
-                        .iter()
-                        .find(|s| s.kind == SetKind::Dependent && s.master == rec.master)
-                    {
-                        return Err(EngineError::Conflict(format!(
-                            "the master {} is also the master of dependent set {}, whose \
-                             shadow would not see a copy to the master; disable it first",
-                            rec.master.display(),
-                            d.name
-                        )));
-                    }
+                    self.check_independent_to_master(&rec)?;
                 }
                 self.start_copy(&rec, dir, kind)?;
             }
@@ -241,57 +229,105 @@ impl Engine {
         self.status(name)
     }
 
+    /// A copy of an independent set onto its master writes the master's raw volume:
+    /// refused while the master is mounted, busy, or the master of a dependent set.
+    pub(crate) fn check_independent_to_master(&self, rec: &SetRecord) -> Result<()> {
+        self.check_master_writable(rec)?;
+        if let Some(d) = self
+            .cfg
+            .sets
+            .iter()
+            .find(|s| s.kind == SetKind::Dependent && s.master == rec.master)
+        {
+            return Err(EngineError::Conflict(format!(
+                "the master {} is also the master of dependent set {}, whose shadow would not \
+                 see a copy to the master; disable it first",
+                rec.master.display(),
+                d.name
+            )));
+        }
+        Ok(())
+    }
+
     /// New point in time for a dependent shadow: a fresh store through the other COW name.
     fn dependent_reset(&mut self, rec: &SetRecord, then: SetOp) -> Result<()> {
-        let master_top = self.top_name(&rec.master);
-        let shadow_top = self.top_name(&rec.shadow);
-        let old_cow = self.cow_name(rec, rec.cow_gen);
-        let new_gen = rec.cow_gen.wrapping_add(1);
-        let new_cow = self.cow_name(rec, new_gen);
-        self.remove_stray(&new_cow)?;
+        self.dependent_resets(std::slice::from_ref(rec), then)
+    }
 
+    /// New point in time for several dependent shadows at once (a group): every master
+    /// top is frozen while every shadow gets a fresh store, so the images share one
+    /// point in time; on any failure every device and store is as before.
+    pub(crate) fn dependent_resets(&mut self, recs: &[SetRecord], then: SetOp) -> Result<()> {
         let mut txn = Txn::new(&self.dm);
-        let cow_info = txn.create(
-            &new_cow,
-            None,
-            &linear(raw_devref(&rec.shadow)?, sectors(rec.shadow_size)),
-            false,
-        )?;
+        let mut fresh = Vec::new();
+        for rec in recs {
+            let new_gen = rec.cow_gen.wrapping_add(1);
+            let new_cow = self.cow_name(rec, new_gen);
+            self.remove_stray(&new_cow)?;
+            let info = txn.create(
+                &new_cow,
+                None,
+                &linear(raw_devref(&rec.shadow)?, sectors(rec.shadow_size)),
+                false,
+            )?;
+            fresh.push(info.devref());
+        }
+        let mut master_tops: Vec<String> = recs.iter().map(|r| self.top_name(&r.master)).collect();
+        master_tops.sort();
+        master_tops.dedup();
         let t0 = Instant::now();
-        txn.suspend(&master_top, Lockfs::Freeze)?;
-        txn.suspend(&shadow_top, Lockfs::Skip)?;
-        // Declared after the transaction so that, on failure, the header is back before
-        // the roll-back reloads the old store.
-        let guard = zero_store_header(&rec.shadow, rec)?;
-        txn.load(
-            &shadow_top,
-            &snapshot(
-                self.data_devref(&rec.master)?,
-                cow_info.devref(),
-                rec.chunk,
-                sectors(rec.master_size),
-            ),
-            false,
-        )?;
+        for top in &master_tops {
+            txn.suspend(top, Lockfs::Freeze)?;
+        }
+        for rec in recs {
+            txn.suspend(&self.top_name(&rec.shadow), Lockfs::Skip)?;
+        }
+        // Declared after the transaction so that, on failure, the headers are back before
+        // the roll-back reloads the old stores.
+        let mut guards = Vec::new();
+        for (rec, cow) in recs.iter().zip(fresh) {
+            guards.push(zero_store_header(&rec.shadow, rec)?);
+            txn.load(
+                &self.top_name(&rec.shadow),
+                &snapshot(
+                    self.data_devref(&rec.master)?,
+                    cow,
+                    rec.chunk,
+                    sectors(rec.master_size),
+                ),
+                false,
+            )?;
+        }
         fault::point("update.loaded")?;
-        txn.resume(&shadow_top)?;
+        for rec in recs {
+            txn.resume(&self.top_name(&rec.shadow))?;
+        }
         fault::point("update.shadow_resumed")?;
-        txn.resume(&master_top)?;
+        for top in &master_tops {
+            txn.resume(top)?;
+        }
         let freeze = micros(t0);
         let mut next = self.cfg.clone();
-        if let Some(s) = next.set_mut(&rec.name) {
-            s.cow_gen = new_gen;
-            s.op = then;
-            s.last_modified = now();
-            s.last_freeze_us = Some(freeze);
+        for rec in recs {
+            if let Some(s) = next.set_mut(&rec.name) {
+                s.cow_gen = rec.cow_gen.wrapping_add(1);
+                s.op = then.clone();
+                s.last_modified = now();
+                s.last_freeze_us = Some(freeze);
+            }
         }
         save_config(&self.store, &mut self.cfg, next)?;
-        guard.disarm();
+        for g in guards {
+            g.disarm();
+        }
         txn.commit();
-        // The old store's device is unused now; a failure here leaves a stray device that
-        // the next restore sweeps.
-        if let Err(e) = self.dm.remove(&old_cow) {
-            eprintln!("dsimage: could not remove {old_cow}: {e}");
+        // The old stores' devices are unused now; a failure here leaves a stray device
+        // that the next restore sweeps.
+        for rec in recs {
+            let old_cow = self.cow_name(rec, rec.cow_gen);
+            if let Err(e) = self.dm.remove(&old_cow) {
+                eprintln!("dsimage: could not remove {old_cow}: {e}");
+            }
         }
         Ok(())
     }
@@ -337,49 +373,76 @@ impl Engine {
     }
 
     fn dependent_start_merge(&mut self, rec: &SetRecord) -> Result<()> {
-        self.check_master_writable(rec)?;
-        let shadow_top = self.top_name(&rec.shadow);
-        let master_top = self.top_name(&rec.master);
-        match self.snapshot_status(&shadow_top)? {
-            Some(SnapshotStatus::Active { .. }) => {}
-            other => {
-                return Err(EngineError::Conflict(format!(
-                    "the shadow of set {} is not usable ({}); it cannot be copied to the master",
-                    rec.name,
-                    other
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "no snapshot".into())
-                )))
+        self.dependent_start_merges(std::slice::from_ref(rec))
+    }
+
+    /// Starts merging the shadows of several dependent sets (a group) into their
+    /// masters, which must differ: every shadow top turns into a read-only view of its
+    /// master while every master is frozen, so the copies are of one point in time.
+    pub(crate) fn dependent_start_merges(&mut self, recs: &[SetRecord]) -> Result<()> {
+        for rec in recs {
+            self.check_master_writable(rec)?;
+            let shadow_top = self.top_name(&rec.shadow);
+            match self.snapshot_status(&shadow_top)? {
+                Some(SnapshotStatus::Active { .. }) => {}
+                other => {
+                    return Err(EngineError::Conflict(format!(
+                        "the shadow of set {} is not usable ({}); it cannot be copied to the \
+                         master",
+                        rec.name,
+                        other
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "no snapshot".into())
+                    )))
+                }
             }
         }
-        // Persist first: if we crash from here on, restore continues the merge.
+        // Persist first: if we crash from here on, restore continues the merges.
         let before = self.cfg.clone();
         let mut next = before.clone();
-        if let Some(s) = next.set_mut(&rec.name) {
-            s.op = SetOp::Merging {
-                started: now(),
-                initial_allocated: None,
-            };
-            s.last_modified = now();
+        for rec in recs {
+            if let Some(s) = next.set_mut(&rec.name) {
+                s.op = SetOp::Merging {
+                    started: now(),
+                    initial_allocated: None,
+                };
+                s.last_modified = now();
+            }
         }
         save_config(&self.store, &mut self.cfg, next)?;
         let result = (|| -> Result<()> {
             let mut txn = Txn::new(&self.dm);
-            let master_dev = self.data_devref(&rec.master)?;
-            let len = sectors(rec.master_size);
-            let master_ref = self.dm_devref(&master_top)?;
-            let cow_ref = self.dm_devref(&self.cow_name(rec, rec.cow_gen))?;
-            txn.suspend(&master_top, Lockfs::Freeze)?;
-            txn.suspend(&shadow_top, Lockfs::Skip)?;
-            txn.load(&shadow_top, &linear(master_ref, len), true)?;
-            txn.resume(&shadow_top)?;
-            txn.load(
-                &master_top,
-                &merge(master_dev, cow_ref, rec.chunk, len),
-                false,
-            )?;
+            for rec in recs {
+                txn.suspend(&self.top_name(&rec.master), Lockfs::Freeze)?;
+            }
+            for rec in recs {
+                let shadow_top = self.top_name(&rec.shadow);
+                let master_ref = self.dm_devref(&self.top_name(&rec.master))?;
+                txn.suspend(&shadow_top, Lockfs::Skip)?;
+                txn.load(
+                    &shadow_top,
+                    &linear(master_ref, sectors(rec.master_size)),
+                    true,
+                )?;
+                txn.resume(&shadow_top)?;
+            }
+            for rec in recs {
+                let cow_ref = self.dm_devref(&self.cow_name(rec, rec.cow_gen))?;
+                txn.load(
+                    &self.top_name(&rec.master),
+                    &merge(
+                        self.data_devref(&rec.master)?,
+                        cow_ref,
+                        rec.chunk,
+                        sectors(rec.master_size),
+                    ),
+                    false,
+                )?;
+            }
             fault::point("merge.loaded")?;
-            txn.resume(&master_top)?;
+            for rec in recs {
+                txn.resume(&self.top_name(&rec.master))?;
+            }
             txn.commit();
             Ok(())
         })();
@@ -494,7 +557,7 @@ impl Engine {
             // At rest both tops are plain maps already; change tracking stays under a
             // volume while another set uses it.
             let mut next = self.cfg.clone();
-            next.sets.retain(|s| s.name != name);
+            next.remove_set(name);
             let unused: Vec<_> = next
                 .volumes
                 .iter()
@@ -533,7 +596,7 @@ impl Engine {
             .iter()
             .any(|s| s.master == rec.master && s.name != rec.name);
         let mut next = self.cfg.clone();
-        next.sets.retain(|s| s.name != name);
+        next.remove_set(name);
         let mut txn = Txn::new(&self.dm);
         txn.suspend(&master_top, Lockfs::Freeze)?;
         txn.suspend(&shadow_top, Lockfs::Skip)?;

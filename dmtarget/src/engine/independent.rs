@@ -98,6 +98,17 @@ pub(crate) fn fmt_err(what: &str) -> impl Fn(crate::ondisk::FormatError) -> Engi
     move |e| EngineError::Failed(format!("{what}: {e}"))
 }
 
+/// A copy decided by [`Engine::start_copies`], before its point in time.
+struct Start {
+    /// The set's record with the decided copy.
+    cur: SetRecord,
+    /// Whether it replaces a stopped copy (whose log and source origin exist).
+    replaces: bool,
+    gen: u32,
+    src: PathBuf,
+    dst: PathBuf,
+}
+
 impl Engine {
     /// (source raw, target raw) of a copy.
     pub(crate) fn copy_ends(rec: &SetRecord, dir: Direction) -> (PathBuf, PathBuf) {
@@ -453,6 +464,17 @@ impl Engine {
         dir: Direction,
         kind: CopyKind,
     ) -> Result<()> {
+        self.start_copies(std::slice::from_ref(rec), dir, kind)
+    }
+
+    /// Checks and decides the copy of one set: the record as the start persists it.
+    fn decide_copy(
+        &self,
+        rec: &SetRecord,
+        dir: Direction,
+        kind: CopyKind,
+        batch: &[SetRecord],
+    ) -> Result<Start> {
         let old_gen = match rec.op {
             SetOp::Idle => None,
             _ => match stopped_copy(&rec.op) {
@@ -488,9 +510,6 @@ impl Engine {
                 }
             }
         }
-        let (src_top, dst_top) = (self.top_name(&src), self.top_name(&dst));
-        let shadow_top = self.top_name(&rec.shadow);
-        let len = sectors(rec.master_size);
         let (_, min_region) = self.log_extent(rec)?;
         let region = match kind {
             CopyKind::Full => FULL_COPY_REGION,
@@ -505,13 +524,16 @@ impl Engine {
         };
         if let Some(dev) = &scratch_device {
             self.check_scratch_device(rec, dev)?;
+            if batch.len() > 1 {
+                return Err(EngineError::NotSupported(format!(
+                    "the scratch device {} holds one copy at a time, and this starts {} \
+                     at one point in time; run the agent without a scratch device (copies \
+                     then use sparse files in its state directory)",
+                    dev.display(),
+                    batch.len()
+                )));
+            }
         }
-        let began = self.begin_eras(rec)?;
-        fault::trace("copy.eras_begun");
-
-        // Persist the decision first: a crash before the point in time drops it.
-        let before = self.cfg.clone();
-        let mut next = before.clone();
         let mut cur = rec.clone();
         cur.op = SetOp::Copying {
             direction: dir,
@@ -522,61 +544,152 @@ impl Engine {
             regions_to_copy: None,
             full: kind == CopyKind::Full,
             since: rec.eras,
-            began,
+            began: None,
             control: CopyControl::Run,
             pit_gen: gen,
             scratch_device,
         };
-        self.attach_scratch(&cur, gen, true)?;
-        fault::trace("copy.scratch_attached");
-        if let Some(s) = next.set_mut(&rec.name) {
-            s.op = cur.op.clone();
+        Ok(Start {
+            cur,
+            replaces: old_gen.is_some(),
+            gen,
+            src,
+            dst,
+        })
+    }
+
+    /// Starts the copies of several independent sets (a group, or one set) at one point
+    /// in time: every target top is paused and every source top frozen while the
+    /// point-in-time devices are made. On failure before the point in time nothing is
+    /// left; after it every copy goes on (restore and [`Engine::advance`] finish a start
+    /// a crash or an error interrupted).
+    pub(crate) fn start_copies(
+        &mut self,
+        recs: &[SetRecord],
+        dir: Direction,
+        kind: CopyKind,
+    ) -> Result<()> {
+        let mut starts = Vec::new();
+        for rec in recs {
+            starts.push(self.decide_copy(rec, dir, kind, recs)?);
         }
+        for st in &mut starts {
+            let began = self.begin_eras(&st.cur)?;
+            if let SetOp::Copying { began: b, .. } = &mut st.cur.op {
+                *b = began;
+            }
+        }
+        fault::trace("copy.eras_begun");
+
+        // Persist the decision first: a crash before the point in time drops it.
+        let before = self.cfg.clone();
+        let mut next = before.clone();
+        let release_all = |engine: &Engine, starts: &[Start]| {
+            for st in starts {
+                let _ = engine.release_scratch(&st.cur, st.gen);
+            }
+        };
+        for (k, st) in starts.iter().enumerate() {
+            if let Err(e) = self.attach_scratch(&st.cur, st.gen, true) {
+                release_all(self, &starts[..k]);
+                return Err(e);
+            }
+            if let Some(s) = next.set_mut(&st.cur.name) {
+                s.op = st.cur.op.clone();
+            }
+        }
+        fault::trace("copy.scratch_attached");
         if let Err(e) = save_config(&self.store, &mut self.cfg, next) {
-            let _ = self.release_scratch(&cur, gen);
+            release_all(self, &starts);
             return Err(e);
         }
         let result = (|| -> Result<u64> {
             let mut txn = Txn::new(&self.dm);
-            if old_gen.is_none() {
-                txn.create(&names::log(&shadow_top), None, &self.log_table(rec)?, false)?;
+            for st in &starts {
+                if !st.replaces {
+                    let shadow_top = self.top_name(&st.cur.shadow);
+                    txn.create(
+                        &names::log(&shadow_top),
+                        None,
+                        &self.log_table(&st.cur)?,
+                        false,
+                    )?;
+                }
             }
             fault::point("copy.decided")?;
-            txn.suspend(&dst_top, Lockfs::Skip)?;
-            let nr = nr_regions(len, region);
-            let dirty = match kind {
-                CopyKind::Full => {
-                    let all = ChunkBitmap::full(len.0.div_ceil(rec.chunk.0));
-                    self.mark_for_other_sets(rec, &dst, &all)?;
-                    ChunkBitmap::full(nr)
-                }
-                CopyKind::Update => ChunkBitmap::new(nr),
-            };
-            self.write_disk_log(&cur, &dirty)?;
-            let t0 = Instant::now();
-            txn.suspend(&src_top, Lockfs::Freeze)?;
-            fault::point("copy.suspended")?;
-            if old_gen.is_none() {
-                txn.load(&src_top, &origin(self.data_devref(&src)?, len), false)?;
+            for st in &starts {
+                txn.suspend(&self.top_name(&st.dst), Lockfs::Skip)?;
+                let len = sectors(st.cur.master_size);
+                let nr = nr_regions(len, copy_region(&st.cur.op));
+                let dirty = match kind {
+                    CopyKind::Full => {
+                        let all = ChunkBitmap::full(len.0.div_ceil(st.cur.chunk.0));
+                        self.mark_for_other_sets(&st.cur, &st.dst, &all)?;
+                        ChunkBitmap::full(nr)
+                    }
+                    CopyKind::Update => ChunkBitmap::new(nr),
+                };
+                self.write_disk_log(&st.cur, &dirty)?;
             }
-            txn.create(
-                &names::pit(&shadow_top, gen),
-                None,
-                &self.pit_table(&cur, dir, gen)?,
-                false,
-            )?;
-            txn.resume(&src_top)?;
+            // Sources shared by several copies (several shadows of one master) are
+            // frozen once.
+            let mut sources: Vec<(&Path, bool, Sectors)> = Vec::new();
+            for st in &starts {
+                match sources.iter_mut().find(|(p, ..)| *p == st.src.as_path()) {
+                    Some((_, fresh, _)) => *fresh |= !st.replaces,
+                    None => {
+                        sources.push((st.src.as_path(), !st.replaces, sectors(st.cur.master_size)))
+                    }
+                }
+            }
+            let t0 = Instant::now();
+            for (src, ..) in &sources {
+                txn.suspend(&self.top_name(src), Lockfs::Freeze)?;
+            }
+            fault::point("copy.suspended")?;
+            for (src, fresh, len) in &sources {
+                if *fresh {
+                    txn.load(
+                        &self.top_name(src),
+                        &origin(self.data_devref(src)?, *len),
+                        false,
+                    )?;
+                }
+            }
+            for st in &starts {
+                txn.create(
+                    &names::pit(&self.top_name(&st.cur.shadow), st.gen),
+                    None,
+                    &self.pit_table(&st.cur, dir, st.gen)?,
+                    false,
+                )?;
+            }
+            for (src, ..) in &sources {
+                txn.resume(&self.top_name(src))?;
+            }
             let freeze = t0.elapsed().as_micros() as u64;
-            // Before the target's mirror runs: from here a crash keeps the point in time.
+            // Before the targets' mirrors run: from here a crash keeps the point in time.
             let mut next = self.cfg.clone();
-            if let Some(SetOp::Copying { phase, .. }) = next.set_mut(&rec.name).map(|s| &mut s.op) {
-                *phase = CopyPhase::PitTaken;
+            for st in &starts {
+                if let Some(SetOp::Copying { phase, .. }) =
+                    next.set_mut(&st.cur.name).map(|s| &mut s.op)
+                {
+                    *phase = CopyPhase::PitTaken;
+                }
             }
             save_config(&self.store, &mut self.cfg, next)?;
             fault::point("copy.pit_taken")?;
-            txn.load(&dst_top, &self.target_table(&cur, dir)?, false)?;
+            for st in &starts {
+                txn.load(
+                    &self.top_name(&st.dst),
+                    &self.target_table(&st.cur, dir)?,
+                    false,
+                )?;
+            }
             fault::point("copy.loaded")?;
-            txn.resume(&dst_top)?;
+            for st in &starts {
+                txn.resume(&self.top_name(&st.dst))?;
+            }
             fault::point("copy.resumed")?;
             txn.commit();
             Ok(freeze)
@@ -584,21 +697,29 @@ impl Engine {
         let freeze = match result {
             Ok(f) => f,
             Err(e) => {
-                // The pit is gone with the transaction's roll-back.
-                let _ = self.release_scratch(&cur, gen);
+                // The pits are gone with the transaction's roll-back.
+                release_all(self, &starts);
                 save_config(&self.store, &mut self.cfg, before)?;
                 return Err(e);
             }
         };
         let mut next = self.cfg.clone();
-        if let Some(s) = next.set_mut(&rec.name) {
-            s.last_freeze_us = Some(freeze);
-            s.last_modified = now();
+        for st in &starts {
+            if let Some(s) = next.set_mut(&st.cur.name) {
+                s.last_freeze_us = Some(freeze);
+                s.last_modified = now();
+            }
         }
         save_config(&self.store, &mut self.cfg, next)?;
-        // The point in time is taken: from here on the copy goes on, even after a crash.
-        let cur = self.set_record(&rec.name)?.clone();
-        self.complete_start(&cur)
+        // The point in time is taken: from here on the copies go on, even after a crash.
+        let mut first_err = None;
+        for st in &starts {
+            let cur = self.set_record(&st.cur.name)?.clone();
+            if let Err(e) = self.complete_start(&cur) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Begins new eras on the set's volumes just before a point in time: changes from

@@ -67,6 +67,8 @@ pub struct SetStatus {
     pub copy_regions_left: Option<u64>,
     /// Independent sets: the throttle of their copies, if any.
     pub copy_params: Option<super::CopyParams>,
+    /// The group the set belongs to, if any.
+    pub group: Option<String>,
     /// Independent copy in progress: bytes of its scratch area in use, and its size.
     pub scratch_used_bytes: Option<u64>,
     pub scratch_size_bytes: Option<u64>,
@@ -224,6 +226,7 @@ impl Engine {
             copy_regions,
             copy_regions_left,
             copy_params: rec.copy_params,
+            group: self.cfg.group_of(&rec.name).map(|g| g.name.clone()),
             scratch_used_bytes: scratch_usage.map(|u| u.0),
             scratch_size_bytes: scratch_usage.map(|u| u.1),
         })

@@ -43,20 +43,22 @@ impl CheckedSet {
     }
 }
 
-pub(crate) fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(what: &str, name: &str) -> Result<()> {
     if name.is_empty() {
-        return Err(EngineError::InvalidArgument("set name is empty".into()));
+        return Err(EngineError::InvalidArgument(format!(
+            "{what} name is empty"
+        )));
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(EngineError::InvalidArgument(format!(
-            "set name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            "{what} name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
             name.len()
         )));
     }
     if name.chars().any(|c| c.is_control()) {
-        return Err(EngineError::InvalidArgument(
-            "set name contains control characters".into(),
-        ));
+        return Err(EngineError::InvalidArgument(format!(
+            "{what} name contains control characters"
+        )));
     }
     Ok(())
 }
@@ -78,7 +80,7 @@ impl Engine {
             .name
             .clone()
             .unwrap_or_else(|| spec.shadow.display().to_string());
-        check_name(&name)?;
+        check_name("set", &name)?;
         if self.cfg.set(&name).is_some() {
             return Err(EngineError::AlreadyExists { what: "set", name });
         }

@@ -4,8 +4,9 @@
 //! CIM_ERR_INVALID_PARAMETER naming the parameter and what is wrong.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use dmtarget::engine::{Direction, SetKind, MAX_NAME_BYTES};
+use dmtarget::engine::{CopyParams, Direction, SetKind, MAX_NAME_BYTES};
 
 use super::errors::invalid_parameter;
 use crate::cim::types::name_eq;
@@ -61,6 +62,34 @@ impl<'a> Args<'a> {
         self.required(name, v)
     }
 
+    /// A string array; `None` when absent or NULL. NULL elements are refused: every
+    /// element must name something.
+    pub fn strings(&self, name: &str) -> Result<Option<Vec<String>>, CimError> {
+        let bad = |why: &str| invalid_parameter(format!("{} {name}: {why}", self.what()));
+        let v = match self {
+            Args::Params(list) => match list.iter().find(|p| name_eq(&p.name, name)) {
+                None => None,
+                Some(p) => p
+                    .data
+                    .typed(name, CimType::String, true)
+                    .map_err(|e| bad(&e.reason))?,
+            },
+            Args::Instance(inst) => inst.get(name).cloned(),
+        };
+        match v {
+            None => Ok(None),
+            Some(Value::Array(CimType::String, items)) => items
+                .into_iter()
+                .map(|i| match i {
+                    Some(Scalar::String(s)) => Ok(s),
+                    _ => Err(bad("NULL elements are not allowed")),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(bad("expected a string array")),
+        }
+    }
+
     pub fn bool(&self, name: &str) -> Result<Option<bool>, CimError> {
         Ok(self.get(name, CimType::Boolean)?.and_then(|v| v.as_bool()))
     }
@@ -94,6 +123,33 @@ impl<'a> Args<'a> {
         let v = self.required_string(name)?;
         set_name(name, &v)?;
         Ok(v)
+    }
+
+    /// A group name (see [`group_name`]).
+    pub fn group_name(&self, name: &str) -> Result<String, CimError> {
+        let v = self.required_string(name)?;
+        group_name(name, &v)?;
+        Ok(v)
+    }
+
+    /// The Timeout of a Wait method, in seconds: 0 or NULL waits without limit
+    /// (`None`).
+    pub fn wait_timeout(&self, name: &str) -> Result<Option<Duration>, CimError> {
+        Ok(self
+            .u32(name)?
+            .filter(|&s| s > 0)
+            .map(|s| Duration::from_secs(s.into())))
+    }
+
+    /// The Units (chunks per batch) and Delay (milliseconds after each batch) of a
+    /// SetCopyParameters method, both required. Values the engine refuses (Units 0,
+    /// Delay over [`MAX_COPY_DELAY_MS`](dmtarget::engine::MAX_COPY_DELAY_MS)) are its
+    /// InvalidArgument: return code 5, as the MOF lists for the methods.
+    pub fn copy_params(&self) -> Result<CopyParams, CimError> {
+        Ok(CopyParams {
+            units: self.required_u32("Units")?.into(),
+            delay_ms: self.required_u32("Delay")?.into(),
+        })
     }
 
     /// A required device path (see [`device_path`]).
@@ -162,18 +218,32 @@ fn coerce(v: &Value, t: CimType) -> Result<Value, String> {
 /// [`MAX_NAME_BYTES`](dmtarget::engine::MAX_NAME_BYTES) bytes (stricter than the MOF's
 /// MaxLen(256): it becomes part of device-mapper names), no control characters.
 pub fn set_name(what: &str, name: &str) -> Result<(), CimError> {
+    engine_name("set", what, name)
+}
+
+/// A group name the engine can take: the same rules as a set name (the MOF's MaxLen
+/// of DS_IIGroup.Name is the engine's limit).
+pub fn group_name(what: &str, name: &str) -> Result<(), CimError> {
+    engine_name("group", what, name)
+}
+
+/// The engine's rules for the name of a `kind` (set, group): not empty, at most
+/// [`MAX_NAME_BYTES`] bytes, no control characters.
+fn engine_name(kind: &str, what: &str, name: &str) -> Result<(), CimError> {
     if name.is_empty() {
-        return Err(invalid_parameter(format!("{what}: the set name is empty")));
+        return Err(invalid_parameter(format!(
+            "{what}: the {kind} name is empty"
+        )));
     }
     if name.len() > MAX_NAME_BYTES {
         return Err(invalid_parameter(format!(
-            "{what}: the set name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+            "{what}: the {kind} name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
             name.len()
         )));
     }
     if name.chars().any(char::is_control) {
         return Err(invalid_parameter(format!(
-            "{what}: the set name contains control characters"
+            "{what}: the {kind} name contains control characters"
         )));
     }
     Ok(())
@@ -225,6 +295,13 @@ pub fn string_key(path: &ObjectPath, key: &str) -> Result<String, CimError> {
 pub fn set_key(path: &ObjectPath) -> Result<String, CimError> {
     let name = string_key(path, "Name")?;
     set_name("key Name", &name)?;
+    Ok(name)
+}
+
+/// The Name key of a DS_IIGroup path, checked as a group name.
+pub fn group_key(path: &ObjectPath) -> Result<String, CimError> {
+    let name = string_key(path, "Name")?;
+    group_name("key Name", &name)?;
     Ok(name)
 }
 

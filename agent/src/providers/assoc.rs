@@ -4,8 +4,9 @@
 //! - DS_IISetVolume: each set to each of its master, shadow and bitmap volumes, with the
 //!   volume's Role (from the engine's volume roles, so both ends are instances that
 //!   DS_IISet and DS_StorageVolume enumerate);
-//! - DS_IIGroupSet and DS_IISetOverflow: groups and overflow volumes do not exist yet,
-//!   so neither do these.
+//! - DS_IIGroupSet: each group to each of its member sets (from the engine's
+//!   configuration, so both ends are instances that DS_IIGroup and DS_IISet enumerate);
+//! - DS_IISetOverflow: overflow volumes do not exist yet, so neither does this.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use dmtarget::engine::{VolumeInfo, VolumeRole};
 use super::engine_host::EngineHost;
 use super::errors::cim_error;
 use super::paths::pick;
-use super::{set, volume, NAMESPACE};
+use super::{group, set, volume, NAMESPACE};
 use crate::cim::{CimError, CimStatus, Instance, ObjectPath, Value};
 use crate::cimom::{Ctx, Provider};
 
@@ -22,6 +23,7 @@ pub const SET_VOLUME: &str = "DS_IISetVolume";
 pub const GROUP_SET: &str = "DS_IIGroupSet";
 pub const SET_OVERFLOW: &str = "DS_IISetOverflow";
 const SET_VOLUME_KEYS: [&str; 2] = ["Set", "Volume"];
+const GROUP_SET_KEYS: [&str; 2] = ["Group", "Set"];
 
 /// The DS_IISetVolume instances of one volume: one per set it plays a role in. Overflow
 /// roles belong to DS_IISetOverflow, whose Role ValueMap has no overflow.
@@ -77,14 +79,67 @@ impl Provider for SetVolumeProvider {
     }
 }
 
-/// DS_IIGroupSet and DS_IISetOverflow: no instances until groups and overflow volumes
-/// exist.
+/// The DS_IIGroupSet instances of one group: one per member set.
+pub fn group_set_instances(namespace: &str, group_name: &str, members: &[String]) -> Vec<Instance> {
+    let g = group::path(namespace, group_name);
+    members
+        .iter()
+        .map(|m| {
+            Instance::new(GROUP_SET)
+                .with("Group", Value::reference(g.clone()))
+                .with("Set", Value::reference(set::path(namespace, m)))
+        })
+        .collect()
+}
+
+/// DS_IIGroupSet; see the module documentation.
+#[derive(Debug)]
+pub struct GroupSetProvider {
+    host: Arc<EngineHost>,
+}
+
+impl GroupSetProvider {
+    pub fn new(host: Arc<EngineHost>) -> GroupSetProvider {
+        GroupSetProvider { host }
+    }
+}
+
+impl Provider for GroupSetProvider {
+    fn classes(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(NAMESPACE, GROUP_SET)]
+    }
+
+    fn enumerate_instances(&self, ctx: &Ctx, _class: &str) -> Result<Vec<Instance>, CimError> {
+        // From the configuration: membership is known without asking the kernel.
+        let groups: Vec<(String, Vec<String>)> = self.host.with_engine(|e| {
+            e.config()
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), g.members.clone()))
+                .collect()
+        })?;
+        Ok(groups
+            .iter()
+            .flat_map(|(g, members)| group_set_instances(&ctx.namespace, g, members))
+            .collect())
+    }
+
+    fn get_instance(&self, ctx: &Ctx, path: &ObjectPath) -> Result<Instance, CimError> {
+        pick(
+            self.enumerate_instances(ctx, GROUP_SET)?,
+            path,
+            &GROUP_SET_KEYS,
+        )
+    }
+}
+
+/// DS_IISetOverflow: no instances until overflow volumes exist.
 #[derive(Debug)]
 pub struct EmptyAssocProvider;
 
 impl Provider for EmptyAssocProvider {
     fn classes(&self) -> Vec<(&'static str, &'static str)> {
-        vec![(NAMESPACE, GROUP_SET), (NAMESPACE, SET_OVERFLOW)]
+        vec![(NAMESPACE, SET_OVERFLOW)]
     }
 
     fn enumerate_instances(&self, _ctx: &Ctx, _class: &str) -> Result<Vec<Instance>, CimError> {
@@ -95,7 +150,7 @@ impl Provider for EmptyAssocProvider {
         Err(CimError::new(
             CimStatus::NotFound,
             format!(
-                "no {} instances exist: groups and overflow volumes are not implemented yet",
+                "no {} instances exist: overflow volumes are not implemented yet",
                 path.classname
             ),
         ))

@@ -7,14 +7,15 @@
 //! engine-backed operation answers CIM_ERR_FAILED with it: the agent still starts and
 //! serves the protocol (classes, interop, the service instance).
 //!
-//! Long waits never hold the mutex for their duration: [`EngineHost::wait_idle`] takes
-//! short steps and releases the lock in between, so other requests and the poller go on.
+//! Long waits never hold the mutex for their duration: [`EngineHost::wait_idle`] (a set)
+//! and [`EngineHost::wait_group_idle`] (every set of a group) take short steps and
+//! release the lock in between, so other requests and the poller go on.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use dmtarget::engine::{Engine, EngineError, EngineOptions, RestoreReport, SetStatus};
+use dmtarget::engine::{Engine, EngineError, EngineOptions, GroupStatus, RestoreReport, SetStatus};
 
 use super::errors;
 use crate::cim::CimError;
@@ -115,26 +116,49 @@ impl EngineHost {
         name: &str,
         timeout: Option<Duration>,
     ) -> Result<Result<SetStatus, EngineError>, CimError> {
+        self.wait_steps(&format!("set {name}"), timeout, |e| set_step(e, name))
+    }
+
+    /// As [`EngineHost::wait_idle`], until no set of the group has an operation running
+    /// (a suspended or aborted copy counts as over, as for one set). The engine's own
+    /// `group_wait` holds the engine for the whole wait; this advances every member one
+    /// step at a time instead.
+    pub fn wait_group_idle(
+        &self,
+        name: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Result<GroupStatus, EngineError>, CimError> {
+        self.wait_steps(&format!("group {name}"), timeout, |e| group_step(e, name))
+    }
+
+    /// Runs `step` with the engine locked until it returns a value or an error, or
+    /// `timeout` passes (`EngineError::Timeout` naming `what`); sleeps without the lock
+    /// between steps.
+    fn wait_steps<T>(
+        &self,
+        what: &str,
+        timeout: Option<Duration>,
+        mut step: impl FnMut(&mut Engine) -> Result<Option<T>, EngineError>,
+    ) -> Result<Result<T, EngineError>, CimError> {
         let start = Instant::now();
         loop {
-            // A zero timeout makes the engine's wait one step: advance this set once and
-            // report whether it is idle.
-            match self.with_engine(|e| e.wait(name, Some(Duration::ZERO)))? {
-                Err(EngineError::Timeout(_)) => {}
-                done => return Ok(done),
+            match self.with_engine(&mut step)? {
+                Ok(None) => {}
+                Ok(Some(done)) => return Ok(Ok(done)),
+                Err(e) => return Ok(Err(e)),
             }
-            let mut step = WAIT_STEP;
+            let mut pause = WAIT_STEP;
             if let Some(t) = timeout {
                 let left = t.saturating_sub(start.elapsed());
                 if left.is_zero() {
                     return Ok(Err(EngineError::Timeout(format!(
-                        "set {name} is still busy after {} s",
+                        "{what} is still busy after {} s",
                         t.as_secs()
                     ))));
                 }
-                step = step.min(left);
+                pause = pause.min(left);
             }
-            std::thread::sleep(step);
+            std::thread::sleep(pause);
         }
     }
 
@@ -226,6 +250,29 @@ impl EngineHost {
     }
 }
 
+/// One step of a set's operation: its status once idle, `None` while busy. A zero
+/// timeout makes the engine's wait one step: advance the set once and report whether it
+/// is idle.
+fn set_step(e: &mut Engine, name: &str) -> Result<Option<SetStatus>, EngineError> {
+    match e.wait(name, Some(Duration::ZERO)) {
+        Err(EngineError::Timeout(_)) => Ok(None),
+        r => r.map(Some),
+    }
+}
+
+/// One step of every member of a group: the group's status once no member is busy,
+/// `None` while one is. Members are read afresh at each step (one may have left).
+fn group_step(e: &mut Engine, name: &str) -> Result<Option<GroupStatus>, EngineError> {
+    let mut busy = false;
+    for m in e.group_status(name)?.members {
+        busy |= set_step(e, &m)?.is_none();
+    }
+    if busy {
+        return Ok(None);
+    }
+    e.group_status(name).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,6 +293,8 @@ mod tests {
             "device-mapper is unavailable on this host: test"
         );
         let e = host.wait_idle("s", None).unwrap_err();
+        assert_eq!(e.status, CimStatus::Failed);
+        let e = host.wait_group_idle("g", None).unwrap_err();
         assert_eq!(e.status, CimStatus::Failed);
     }
 

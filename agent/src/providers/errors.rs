@@ -10,7 +10,7 @@
 //!   classifies; the engine's description is logged, since a return code carries none.
 //! - **CIM errors** when the request was not carried out at all because of the request
 //!   itself or of the agent: a parameter that breaks the method's declaration (Required,
-//!   ValueMap, MaxLen, an absolute device path, a set name over
+//!   ValueMap, MaxLen, an absolute device path, a set or group name over
 //!   [`MAX_NAME_BYTES`](dmtarget::engine::MAX_NAME_BYTES) bytes) is
 //!   CIM_ERR_INVALID_PARAMETER before anything changes; a method or class operation this
 //!   agent does not implement yet is CIM_ERR_NOT_SUPPORTED; no engine on this host
@@ -84,15 +84,32 @@ impl ReturnCode {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConflictMeans {
     /// Methods that set up or move data (CreateIISet, Copy, Update, Disable, volume
-    /// methods): the engine raises Conflict for volumes that are mounted, held by another
-    /// device, read-only or already in a set (In Use, which the MOF lists for every
-    /// method that can meet it), and for a shadow that cannot be copied back; it does
-    /// not tell these apart yet.
+    /// methods, DS_IIGroup.AddSet): the engine raises Conflict for volumes that are
+    /// mounted, held by another device, read-only or already in a set, for a shadow
+    /// that cannot be copied back, for sets of a group sharing the master a copy to
+    /// the masters would write, and for a set already in another group (In Use, which
+    /// the MOF lists for every method that can meet it); it does not tell these apart
+    /// yet.
     InUse,
-    /// Methods that act on the copy in progress (DS_IISet.Suspend, Resume, Abort): the
-    /// engine raises Conflict when the set has no copy in progress or its copy was
-    /// aborted (Invalid State, as the MOF says for these methods).
+    /// Methods that act on the copy in progress (Suspend, Resume, Abort of DS_IISet and
+    /// DS_IIGroup): the engine raises Conflict when the set has no copy in progress or
+    /// its copy was aborted, or no set of the group copies (Invalid State, as the MOF
+    /// says for these methods). Also DS_IIGroup.Copy and Update of a group without sets
+    /// (the provider tells that case apart, see `group`).
     InvalidState,
+}
+
+impl ConflictMeans {
+    /// How a method of DS_IISet or DS_IIGroup reads Conflict by default: the methods
+    /// that act on the copy in progress as Invalid State, the others as In Use.
+    pub fn of_method(method: &str) -> ConflictMeans {
+        const ON_THE_COPY: [&str; 3] = ["Suspend", "Resume", "Abort"];
+        if ON_THE_COPY.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            ConflictMeans::InvalidState
+        } else {
+            ConflictMeans::InUse
+        }
+    }
 }
 
 /// The CIM status and the method return code of one engine error.
@@ -319,6 +336,20 @@ mod tests {
             Err(EngineError::Conflict("/dev/vdc is mounted".into())),
         );
         assert_eq!(in_use.return_value, Value::from(6u32));
+    }
+
+    #[test]
+    fn conflict_meaning_per_method() {
+        for m in ["Suspend", "Resume", "Abort", "abort"] {
+            assert_eq!(
+                ConflictMeans::of_method(m),
+                ConflictMeans::InvalidState,
+                "{m}"
+            );
+        }
+        for m in ["Copy", "Update", "Disable", "AddSet", "CreateIISet"] {
+            assert_eq!(ConflictMeans::of_method(m), ConflictMeans::InUse, "{m}");
+        }
     }
 
     #[test]

@@ -48,9 +48,10 @@ pub fn all(host: Arc<EngineHost>) -> Vec<Arc<dyn Provider>> {
         Arc::new(set::SetProvider::new(host.clone())),
         Arc::new(volume::VolumeProvider::new(host.clone(), system.clone())),
         Arc::new(service::ServiceProvider::new(host.clone(), system.clone())),
-        Arc::new(group::GroupProvider),
+        Arc::new(group::GroupProvider::new(host.clone())),
         Arc::new(overflow::OverflowProvider),
-        Arc::new(assoc::SetVolumeProvider::new(host, system)),
+        Arc::new(assoc::SetVolumeProvider::new(host.clone(), system)),
+        Arc::new(assoc::GroupSetProvider::new(host)),
         Arc::new(assoc::EmptyAssocProvider),
     ]
 }

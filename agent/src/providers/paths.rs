@@ -35,6 +35,22 @@ pub fn pick(list: Vec<Instance>, path: &ObjectPath, keys: &[&str]) -> Result<Ins
         })
 }
 
+/// `inst`, fetched by the keys `path` names, if `path` has no other key (a path with
+/// extra keys names no instance: CIM_ERR_NOT_FOUND).
+pub fn named_by(inst: Instance, path: &ObjectPath, keys: &[&str]) -> Result<Instance, CimError> {
+    if is_named_by(&inst, path, keys) {
+        return Ok(inst);
+    }
+    Err(CimError::new(
+        CimStatus::NotFound,
+        format!(
+            "{} is identified by {} only",
+            inst.classname,
+            keys.join(", ")
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use dmtarget::engine::{
-    CopyControl, CopyParams, Direction, SetKind, SetState, SetStatus, VolumeInfo, VolumeRole,
+    CopyControl, CopyParams, Direction, GroupStatus, SetKind, SetState, SetStatus, VolumeInfo,
+    VolumeRole, MAX_NAME_BYTES,
 };
 use dmtarget::units::Bytes;
 use dmtarget::volume::{BlockDevice, DeviceKind};
 
 use super::engine_host::EngineHost;
-use super::{assoc, service, set, volume, NAMESPACE};
+use super::{assoc, group, service, set, volume, NAMESPACE};
 use crate::cim::{CimStatus, Class, Instance, MethodTarget, ParamValue, Value};
 use crate::cimom::Ctx;
 use crate::mof::Repository;
@@ -117,6 +118,7 @@ pub(super) fn status(state: SetState) -> SetStatus {
         copy_regions: None,
         copy_regions_left: None,
         copy_params: None,
+        group: None,
         scratch_used_bytes: None,
         scratch_size_bytes: None,
     }
@@ -417,6 +419,7 @@ fn service_out_params_conform() {
         "GetAllAvailableVolumes",
         &[service::volumes_param(["/dev/vdb".to_string()])],
     );
+    out_params_conform(c, "CreateIIGroup", &[service::group_param(NAMESPACE, "g1")]);
 }
 
 #[test]
@@ -481,5 +484,167 @@ fn every_declared_method_is_handled() {
                 }
             }
         }
+    }
+}
+
+pub(super) fn group_status(kind: Option<SetKind>, members: &[&str], busy: &[&str]) -> GroupStatus {
+    GroupStatus {
+        name: "g1".into(),
+        kind,
+        members: members.iter().map(|m| m.to_string()).collect(),
+        busy: busy.iter().map(|m| m.to_string()).collect(),
+        percent_completed: if busy.is_empty() { 100.0 } else { 37.9 },
+        created: 1_700_000_000,
+    }
+}
+
+#[test]
+fn group_instances_conform() {
+    let empty = group::instance(&group_status(None, &[], &[]));
+    conforms(&empty);
+    assert_eq!(empty.get("Name"), Some(&Value::from("g1")));
+    assert_eq!(empty.get("Type"), Some(&Value::from(0u16)));
+    let none: [&str; 0] = [];
+    assert_eq!(empty.get("Members"), Some(&Value::string_array(none)));
+    assert_eq!(empty.get("BusyMembers"), Some(&Value::string_array(none)));
+    assert_eq!(empty.get("PercentCompleted"), Some(&Value::from(100u8)));
+    assert_eq!(
+        empty
+            .get("InstallDate")
+            .and_then(|v| v.as_scalar())
+            .and_then(|s| s.to_text()),
+        Some("20231114221320.000000+000".into())
+    );
+
+    let copying = group::instance(&group_status(
+        Some(SetKind::Independent),
+        &["s1", "s2"],
+        &["s2"],
+    ));
+    conforms(&copying);
+    assert_eq!(copying.get("Type"), Some(&Value::from(1u16)));
+    assert_eq!(
+        copying.get("Members"),
+        Some(&Value::string_array(["s1", "s2"]))
+    );
+    assert_eq!(
+        copying.get("BusyMembers"),
+        Some(&Value::string_array(["s2"]))
+    );
+    // Rounded down, as the sets' PercentCompleted.
+    assert_eq!(copying.get("PercentCompleted"), Some(&Value::from(37u8)));
+    let dependent = group::instance(&group_status(Some(SetKind::Dependent), &["s1"], &[]));
+    assert_eq!(dependent.get("Type"), Some(&Value::from(2u16)));
+}
+
+/// Every DS_IIGroup.Type the provider reports is in the ValueMap, and Mixed (3) never is
+/// (the sets of a group are of one kind).
+#[test]
+fn group_types_are_in_the_value_map() {
+    let decl = class(group::CLASS).property("Type").unwrap();
+    let Some(Value::Array(_, map)) = decl.qualifier("ValueMap").and_then(|q| q.value.clone())
+    else {
+        panic!("DS_IIGroup.Type has no ValueMap");
+    };
+    let map: Vec<String> = map.iter().flatten().filter_map(|v| v.to_text()).collect();
+    for kind in [None, Some(SetKind::Independent), Some(SetKind::Dependent)] {
+        let code = group::type_code(kind);
+        assert!(map.contains(&code.to_string()), "{code} not in {map:?}");
+        assert_ne!(code, 3);
+    }
+}
+
+#[test]
+fn set_group_name_is_its_group() {
+    let mut st = status(SetState::Idle);
+    assert_eq!(set::instance(&st).get("GroupName"), Some(&Value::from("")));
+    st.group = Some("g1".into());
+    let inst = set::instance(&st);
+    conforms(&inst);
+    assert_eq!(inst.get("GroupName"), Some(&Value::from("g1")));
+}
+
+#[test]
+fn group_set_associations_conform() {
+    let g = group_status(Some(SetKind::Dependent), &["s1", "s2"], &[]);
+    let list = assoc::group_set_instances(NAMESPACE, &g.name, &g.members);
+    assert_eq!(list.len(), 2);
+    for (inst, member) in list.iter().zip(&g.members) {
+        conforms(inst);
+        // Both references name the very instances DS_IIGroup and DS_IISet enumerate.
+        let group_ref = inst.get("Group").and_then(Value::as_reference).unwrap();
+        assert!(super::paths::is_named_by(
+            &group::instance(&g),
+            group_ref,
+            &["Name"]
+        ));
+        let mut st = status(SetState::Idle);
+        st.name = member.clone();
+        let set_ref = inst.get("Set").and_then(Value::as_reference).unwrap();
+        assert!(super::paths::is_named_by(
+            &set::instance(&st),
+            set_ref,
+            &["Name"]
+        ));
+    }
+    assert!(assoc::group_set_instances(NAMESPACE, "g", &[]).is_empty());
+}
+
+/// The MOF's MaxLen of group names is the engine's limit (the provider checks it).
+#[test]
+fn group_name_max_len_is_the_engines() {
+    let max_len = |q: Option<&crate::cim::Qualifier>| {
+        q.and_then(|q| q.value.as_ref())
+            .and_then(Value::as_u64)
+            .map(|v| v as usize)
+    };
+    let name = class(group::CLASS).property("Name").unwrap();
+    assert_eq!(max_len(name.qualifier("MaxLen")), Some(MAX_NAME_BYTES));
+    let create = class(service::CLASS).method("CreateIIGroup").unwrap();
+    let param = create.parameter("Name").unwrap();
+    assert_eq!(max_len(param.qualifier("MaxLen")), Some(MAX_NAME_BYTES));
+}
+
+/// DS_IIGroup's methods that act on one set's copy in DS_IISet take the same
+/// parameters and return codes there.
+#[test]
+fn group_methods_mirror_the_set_methods() {
+    let (g, s) = (class(group::CLASS), class(set::CLASS));
+    for name in [
+        "Copy",
+        "Update",
+        "Abort",
+        "Suspend",
+        "Resume",
+        "Wait",
+        "SetCopyParameters",
+        "ClearCopyParameters",
+    ] {
+        let gm = g
+            .method(name)
+            .unwrap_or_else(|| panic!("DS_IIGroup.{name}"));
+        let sm = s.method(name).unwrap();
+        assert_eq!(gm.return_type, sm.return_type, "{name}");
+        for q in ["ValueMap", "Values"] {
+            assert_eq!(
+                gm.qualifier(q).map(|q| &q.value),
+                sm.qualifier(q).map(|q| &q.value),
+                "{name} {q}"
+            );
+        }
+        let params = |m: &crate::cim::Method| {
+            m.parameters
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        p.cimtype,
+                        p.is_array,
+                        p.has_flag("Required"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(params(gm), params(sm), "{name} parameters");
     }
 }

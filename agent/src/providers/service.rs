@@ -2,8 +2,9 @@
 //! hosting system (SystemCreationClassName, SystemName) are the ones [`interop`] uses.
 //!
 //! Methods that the engine supports: CreateIISet, DeleteIISet, GetAllIISets,
-//! GetAllAvailableVolumes, and SetPollingInterval (the background poller's interval).
-//! Groups, overflow volumes and import come later (CIM_ERR_NOT_SUPPORTED).
+//! CreateIIGroup, DeleteIIGroup, GetAllAvailableVolumes, and SetPollingInterval (the
+//! background poller's interval). Overflow volumes and import come later
+//! (CIM_ERR_NOT_SUPPORTED).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use super::create::NewSet;
 use super::engine_host::EngineHost;
 use super::errors::{failure, invalid_parameter, not_implemented, outcome, success};
 use super::paths::is_named_by;
-use super::{interop, set, NAMESPACE};
+use super::{group, interop, set, NAMESPACE};
 use crate::cim::{
     CimError, CimStatus, CimType, Instance, MethodTarget, ObjectPath, ParamValue, Scalar, Value,
 };
@@ -35,9 +36,7 @@ const KEYS: [&str; 4] = [
 pub const MAX_POLLING_INTERVAL_SECS: u32 = 3600;
 
 /// Methods of the schema not offered yet.
-const NOT_IMPLEMENTED: [&str; 7] = [
-    "CreateIIGroup",
-    "DeleteIIGroup",
+const NOT_IMPLEMENTED: [&str; 5] = [
     "Import",
     "CreateOverflowVolume",
     "DeleteOverflowVolume",
@@ -85,6 +84,15 @@ pub fn set_param(namespace: &str, name: &str) -> ParamValue {
         "Set",
         CimType::Reference,
         Some(&Value::reference(set::path(namespace, name))),
+    )
+}
+
+/// CreateIIGroup's OUT `Group`.
+pub fn group_param(namespace: &str, name: &str) -> ParamValue {
+    ParamValue::new(
+        "Group",
+        CimType::Reference,
+        Some(&Value::reference(group::path(namespace, name))),
     )
 }
 
@@ -152,6 +160,20 @@ impl ServiceProvider {
             Ok(_) => success(vec![set_param(&ctx.namespace, &req.name)]),
             Err(e) => failure(CLASS, "CreateIISet", &req.name, &e),
         })
+    }
+
+    fn create_group(&self, ctx: &Ctx, a: &Args<'_>) -> Result<MethodOutput, CimError> {
+        let name = a.group_name("Name")?;
+        Ok(match self.host.with_engine(|e| e.group_create(&name))? {
+            Ok(_) => success(vec![group_param(&ctx.namespace, &name)]),
+            Err(e) => failure(CLASS, "CreateIIGroup", &name, &e),
+        })
+    }
+
+    fn delete_group(&self, a: &Args<'_>) -> Result<MethodOutput, CimError> {
+        let name = a.group_name("Name")?;
+        let r = self.host.with_engine(|e| e.group_delete(&name))?;
+        Ok(outcome(CLASS, "DeleteIIGroup", &name, r))
     }
 
     fn all_sets(&self, ctx: &Ctx) -> Result<MethodOutput, CimError> {
@@ -224,6 +246,8 @@ impl Provider for ServiceProvider {
                 Ok(outcome(CLASS, "DeleteIISet", &name, r))
             }
             "getalliisets" => self.all_sets(ctx),
+            "createiigroup" => self.create_group(ctx, &a),
+            "deleteiigroup" => self.delete_group(&a),
             "getallavailablevolumes" => self.available_volumes(),
             "setpollinginterval" => self.set_polling_interval(&a),
             _ => Err(CimError::new(

@@ -4,15 +4,14 @@
 //! DeleteInstance (disable) and CreateInstance (enable, like DS_IIService.CreateIISet).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use dmtarget::engine::{CopyControl, CopyParams, Direction, SetKind, SetState, SetStatus};
+use dmtarget::engine::{CopyControl, Direction, SetKind, SetState, SetStatus};
 
 use super::args::{self, Args};
 use super::create::NewSet;
 use super::engine_host::EngineHost;
 use super::errors::{cim_error, failure, not_implemented, outcome_as, success, ConflictMeans};
-use super::paths::is_named_by;
+use super::paths::named_by;
 use super::NAMESPACE;
 use crate::cim::{
     CimDateTime, CimError, CimStatus, CimType, Instance, KeyValue, MethodTarget, ObjectPath,
@@ -90,11 +89,12 @@ pub fn state_code(st: &SetStatus) -> u16 {
 }
 
 /// Rounded down, so that 100 means done / fully synchronized and nothing less.
-fn percent(p: f64) -> u8 {
+pub(super) fn percent(p: f64) -> u8 {
     p.floor().clamp(0.0, 100.0) as u8
 }
 
-fn datetime(unix_secs: u64) -> CimDateTime {
+/// A time of the engine (seconds since the epoch) as a CIM datetime.
+pub(super) fn datetime(unix_secs: u64) -> CimDateTime {
     CimDateTime::from_unix(i64::try_from(unix_secs).unwrap_or(i64::MAX), 0)
 }
 
@@ -152,7 +152,7 @@ pub fn instance(st: &SetStatus) -> Instance {
         .with("Name", st.name.as_str())
         .with("Type", type_code(st.kind))
         .with("Compact", st.compact)
-        .with("GroupName", "")
+        .with("GroupName", st.group.as_deref().unwrap_or(""))
         .with("MasterVolume", path_text(&st.master))
         .with("ShadowVolume", path_text(&st.shadow))
         .with("BitmapVolume", path_text(&st.bitmap))
@@ -237,14 +237,7 @@ impl Provider for SetProvider {
             .host
             .with_engine(|e| e.status(&name))?
             .map_err(|e| cim_error(&e))?;
-        let inst = instance(&st);
-        if !is_named_by(&inst, path, &KEYS) {
-            return Err(CimError::new(
-                CimStatus::NotFound,
-                format!("{CLASS} is identified by Name only"),
-            ));
-        }
-        Ok(inst)
+        named_by(instance(&st), path, &KEYS)
     }
 
     fn create_instance(&self, ctx: &Ctx, inst: &Instance) -> Result<ObjectPath, CimError> {
@@ -291,11 +284,7 @@ impl Provider for SetProvider {
                 )
             }
             "wait" => {
-                // 0 or NULL waits without limit (MOF).
-                let timeout = a
-                    .u32("Timeout")?
-                    .filter(|&s| s > 0)
-                    .map(|s| Duration::from_secs(s.into()));
+                let timeout = a.wait_timeout("Timeout")?;
                 ("Wait", host.wait_idle(&name, timeout)?.map(drop))
             }
             "disable" => ("Disable", host.with_engine(|e| e.disable(&name))?),
@@ -313,14 +302,7 @@ impl Provider for SetProvider {
                 host.with_engine(|e| e.abort_copy(&name).map(drop))?,
             ),
             "setcopyparameters" => {
-                // Units is chunks per batch, Delay the pause in milliseconds after each
-                // batch. Values the engine refuses (Units 0, Delay over
-                // dmtarget::engine::MAX_COPY_DELAY_MS) are its InvalidArgument: return
-                // code 5, as the MOF lists for the method.
-                let params = CopyParams {
-                    units: a.required_u32("Units")?.into(),
-                    delay_ms: a.required_u32("Delay")?.into(),
-                };
+                let params = a.copy_params()?;
                 (
                     "SetCopyParameters",
                     host.with_engine(|e| e.set_copy_params(&name, Some(params)).map(drop))?,
@@ -345,10 +327,6 @@ impl Provider for SetProvider {
         };
         // The engine's Conflict means no copy in progress (or an aborted one) to the
         // methods that act on the copy, a volume in use to the others.
-        let conflict = match m {
-            "Suspend" | "Resume" | "Abort" => ConflictMeans::InvalidState,
-            _ => ConflictMeans::InUse,
-        };
-        Ok(outcome_as(CLASS, m, &name, r, conflict))
+        Ok(outcome_as(CLASS, m, &name, r, ConflictMeans::of_method(m)))
     }
 }

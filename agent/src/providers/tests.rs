@@ -1,16 +1,22 @@
 //! Behaviour of the providers on a host without an engine (the build host has no
 //! device-mapper): every engine-backed operation answers CIM_ERR_FAILED with the
-//! reason, and every request error is found before the engine is asked.
+//! reason, and every request error is found before the engine is asked. How the
+//! engine's refusals of group operations read as return codes is checked here too,
+//! with the errors the engine raises.
 
 use std::sync::Arc;
 
-use super::assoc::{EmptyAssocProvider, SetVolumeProvider, GROUP_SET, SET_OVERFLOW, SET_VOLUME};
-use super::group::GroupProvider;
+use super::args::Args;
+use super::assoc::{
+    EmptyAssocProvider, GroupSetProvider, SetVolumeProvider, GROUP_SET, SET_OVERFLOW, SET_VOLUME,
+};
+use super::errors::{outcome_as, ConflictMeans};
+use super::group::{GroupProvider, NewGroup};
 use super::overflow::OverflowProvider;
 use super::service::ServiceProvider;
 use super::set::SetProvider;
 use super::volume::VolumeProvider;
-use super::{service, set, volume, EngineHost, NAMESPACE};
+use super::{group, service, set, volume, EngineHost, NAMESPACE};
 use crate::cim::{
     CimError, CimStatus, Instance, KeyValue, MethodTarget, ObjectPath, ParamValue, Value,
 };
@@ -37,6 +43,10 @@ fn param(name: &str, v: impl Into<Value>) -> ParamValue {
 
 fn set_target(name: &str) -> MethodTarget {
     MethodTarget::Instance(set::path(NAMESPACE, name))
+}
+
+fn group_target(name: &str) -> MethodTarget {
+    MethodTarget::Instance(group::path(NAMESPACE, name))
 }
 
 fn service_target() -> MethodTarget {
@@ -352,50 +362,256 @@ fn features_not_implemented_yet() {
         not_supported(p.invoke_method(&ctx(), &set_target("s1"), m, &[]));
     }
     let s = ServiceProvider::new(host(), SYSTEM.into());
-    for m in [
-        "CreateIIGroup",
-        "DeleteIIGroup",
-        "Import",
-        "CreateOverflowVolume",
-        "DeleteOverflowVolume",
-    ] {
+    for m in ["Import", "CreateOverflowVolume", "DeleteOverflowVolume"] {
         not_supported(s.invoke_method(&ctx(), &service_target(), m, &[]));
     }
-    let g = GroupProvider;
-    not_supported(g.create_instance(&ctx(), &Instance::new("DS_IIGroup").with("Name", "g")));
-    not_supported(g.invoke_method(
-        &ctx(),
-        &set_target("g"),
-        "Copy",
-        &[param("Direction", 1u16)],
-    ));
     let o = OverflowProvider;
     not_supported(o.create_instance(&ctx(), &Instance::new("DS_IIOverflowVolume")));
     not_supported(o.invoke_method(&ctx(), &set_target("o"), "GetStatus", &[]));
 }
 
 #[test]
-fn groups_and_overflow_volumes_truthfully_none() {
+fn overflow_volumes_truthfully_none() {
     // Not engine-backed: none exist whether or not there is an engine.
-    let g = GroupProvider;
-    assert!(g
-        .enumerate_instances(&ctx(), "DS_IIGroup")
-        .unwrap()
-        .is_empty());
-    let path = ObjectPath::new("DS_IIGroup").with_key("Name", KeyValue::string("g"));
-    assert_eq!(
-        g.get_instance(&ctx(), &path).unwrap_err().status,
-        CimStatus::NotFound
-    );
     let o = OverflowProvider;
     assert!(o
         .enumerate_instances(&ctx(), "DS_IIOverflowVolume")
         .unwrap()
         .is_empty());
     let e = EmptyAssocProvider;
-    for c in [GROUP_SET, SET_OVERFLOW] {
-        assert!(e.enumerate_instances(&ctx(), c).unwrap().is_empty());
+    assert_eq!(e.classes(), [(NAMESPACE, SET_OVERFLOW)]);
+    assert!(e
+        .enumerate_instances(&ctx(), SET_OVERFLOW)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn group_operations_without_engine_fail_with_the_reason() {
+    let g = GroupProvider::new(host());
+    // Not an empty list: the client must learn that groups cannot be known.
+    unavailable(g.enumerate_instances(&ctx(), group::CLASS));
+    unavailable(g.get_instance(&ctx(), &group::path(NAMESPACE, "g1")));
+    unavailable(g.delete_instance(&ctx(), &group::path(NAMESPACE, "g1")));
+    unavailable(g.create_instance(&ctx(), &Instance::new(group::CLASS).with("Name", "g1")));
+    let with_members = Instance::new(group::CLASS)
+        .with("Name", "g1")
+        .with("Members", Value::string_array(["s1", "s2"]));
+    unavailable(g.create_instance(&ctx(), &with_members));
+    let t = group_target("g1");
+    for (m, params) in [
+        ("Copy", vec![param("Direction", 1u16)]),
+        ("Update", vec![param("Direction", 2u16)]),
+        ("Wait", vec![param("Timeout", 5u32)]),
+        ("Wait", vec![param("Timeout", 0u32)]),
+        ("Wait", vec![]),
+        ("Suspend", vec![]),
+        ("Resume", vec![]),
+        ("Abort", vec![]),
+        (
+            "SetCopyParameters",
+            vec![param("Units", 32u32), param("Delay", 1000u32)],
+        ),
+        ("ClearCopyParameters", vec![]),
+        ("AddSet", vec![param("SetName", "s1")]),
+        ("RemoveSet", vec![param("SetName", "s1")]),
+    ] {
+        unavailable(g.invoke_method(&ctx(), &t, m, &params));
     }
+    let a = GroupSetProvider::new(host());
+    unavailable(a.enumerate_instances(&ctx(), GROUP_SET));
+    unavailable(a.get_instance(&ctx(), &ObjectPath::new(GROUP_SET)));
+    let s = ServiceProvider::new(host(), SYSTEM.into());
+    for m in ["CreateIIGroup", "DeleteIIGroup"] {
+        unavailable(s.invoke_method(&ctx(), &service_target(), m, &[param("Name", "g1")]));
+    }
+}
+
+#[test]
+fn group_method_parameters_are_checked_first() {
+    let g = GroupProvider::new(host());
+    let t = group_target("g1");
+    let long = group_target(&"g".repeat(65));
+    invalid(
+        g.invoke_method(&ctx(), &t, "Copy", &[param("Direction", 0u16)]),
+        "0 is not a direction",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "Update", &[param("Direction", 3u16)]),
+        "3 is not a direction",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "Update", &[]),
+        "Direction is required",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "Wait", &[param("Timeout", "soon")]),
+        "Timeout",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "SetCopyParameters", &[param("Delay", 5u32)]),
+        "Units is required",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "SetCopyParameters", &[param("Units", 5u32)]),
+        "Delay is required",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "AddSet", &[]),
+        "SetName is required",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "AddSet", &[param("SetName", "")]),
+        "the set name is empty",
+    );
+    invalid(
+        g.invoke_method(&ctx(), &t, "RemoveSet", &[param("SetName", "s".repeat(65))]),
+        "at most 64",
+    );
+    invalid(g.invoke_method(&ctx(), &long, "Abort", &[]), "group name");
+    invalid(
+        g.invoke_method(&ctx(), &group_target("a\u{1}b"), "Resume", &[]),
+        "control characters",
+    );
+    let class = MethodTarget::Class {
+        namespace: NAMESPACE.into(),
+        classname: group::CLASS.into(),
+    };
+    invalid(
+        g.invoke_method(&ctx(), &class, "Abort", &[]),
+        "must be invoked on an instance",
+    );
+    invalid(g.get_instance(&ctx(), &group::path(NAMESPACE, "")), "empty");
+    invalid(
+        g.delete_instance(&ctx(), &group::path(NAMESPACE, &"x".repeat(65))),
+        "at most 64",
+    );
+    invalid(
+        g.create_instance(&ctx(), &Instance::new(group::CLASS)),
+        "Name is required",
+    );
+    let e = g.invoke_method(&ctx(), &t, "Explode", &[]).unwrap_err();
+    assert_eq!(e.status, CimStatus::MethodNotFound);
+
+    let s = ServiceProvider::new(host(), SYSTEM.into());
+    let st = service_target();
+    invalid(
+        s.invoke_method(&ctx(), &st, "CreateIIGroup", &[]),
+        "Name is required",
+    );
+    invalid(
+        s.invoke_method(
+            &ctx(),
+            &st,
+            "CreateIIGroup",
+            &[param("Name", "g".repeat(65))],
+        ),
+        "the group name is 65 bytes long; at most 64",
+    );
+    invalid(
+        s.invoke_method(&ctx(), &st, "DeleteIIGroup", &[param("Name", "")]),
+        "the group name is empty",
+    );
+}
+
+#[test]
+fn new_group_requests() {
+    let inst = Instance::new(group::CLASS)
+        .with("Name", "g1")
+        .with("Members", Value::string_array(["s1", "s2"]));
+    assert_eq!(
+        NewGroup::from_args(&Args::Instance(&inst)).unwrap(),
+        NewGroup {
+            name: "g1".into(),
+            members: vec!["s1".into(), "s2".into()],
+        }
+    );
+    // No Members (or NULL): an empty group.
+    let bare = Instance::new(group::CLASS).with("Name", "g2");
+    assert!(NewGroup::from_args(&Args::Instance(&bare))
+        .unwrap()
+        .members
+        .is_empty());
+    let with = |members: Value| {
+        Instance::new(group::CLASS)
+            .with("Name", "g1")
+            .with("Members", members)
+    };
+    for (members, needle) in [
+        (
+            Value::string_array(["s1", ""]),
+            "Members: the set name is empty",
+        ),
+        (
+            Value::string_array(["x".repeat(65)]),
+            "Members: the set name is 65 bytes long",
+        ),
+        (
+            Value::Array(crate::cim::CimType::String, vec![None]),
+            "property Members: NULL elements are not allowed",
+        ),
+        (
+            Value::from("s1"),
+            "property Members: expected a string array",
+        ),
+    ] {
+        invalid(NewGroup::from_args(&Args::Instance(&with(members))), needle);
+    }
+}
+
+/// The engine's refusals of group operations, as the group methods answer them: the
+/// codes the MOF lists for each method.
+#[test]
+fn group_refusals_read_as_the_mof_says() {
+    use dmtarget::engine::EngineError;
+    let code = |method: &str, e: EngineError, conflict: ConflictMeans| -> MethodOutput {
+        outcome_as::<()>(group::CLASS, method, "g1", Err(e), conflict)
+    };
+    let of = ConflictMeans::of_method;
+    let rc = |o: MethodOutput| o.return_value;
+    // AddSet: a set in another group is In Use; of another kind, Invalid Parameter;
+    // busy, Busy; unknown, Not Found.
+    let in_other = EngineError::Conflict("set s1 is in group g0".into());
+    assert_eq!(
+        rc(code("AddSet", in_other, of("AddSet"))),
+        Value::from(6u32)
+    );
+    let kind = EngineError::InvalidArgument("set s1 is dependent".into());
+    assert_eq!(rc(code("AddSet", kind, of("AddSet"))), Value::from(5u32));
+    let busy = EngineError::Busy("set s1 is busy".into());
+    assert_eq!(rc(code("AddSet", busy, of("AddSet"))), Value::from(13u32));
+    let unknown = EngineError::NotFound {
+        what: "set",
+        name: "s9".into(),
+    };
+    assert_eq!(rc(code("AddSet", unknown, of("AddSet"))), Value::from(8u32));
+    // RemoveSet of a set not in the group: Not Found.
+    let not_member = EngineError::NotFound {
+        what: "member",
+        name: "s1 (of group g1)".into(),
+    };
+    assert_eq!(
+        rc(code("RemoveSet", not_member, of("RemoveSet"))),
+        Value::from(8u32)
+    );
+    // Copy: an empty group is Invalid State (the provider reads Conflict so when the
+    // group has no sets), masters shared or a volume in use In Use.
+    let empty = EngineError::Conflict("group g1 has no sets".into());
+    assert_eq!(
+        rc(code("Copy", empty, ConflictMeans::InvalidState)),
+        Value::from(7u32)
+    );
+    let shared = EngineError::Conflict("sets s1 and s2 of group g1 share the master".into());
+    assert_eq!(rc(code("Copy", shared, of("Copy"))), Value::from(6u32));
+    // Copy control: nothing copying is Invalid State, a dependent group Not Supported.
+    for m in ["Suspend", "Resume", "Abort"] {
+        let idle = EngineError::Conflict("no set of group g1 is copying".into());
+        assert_eq!(rc(code(m, idle, of(m))), Value::from(7u32), "{m}");
+        let dep = EngineError::NotSupported("group g1 holds dependent sets".into());
+        assert_eq!(rc(code(m, dep, of(m))), Value::from(1u32), "{m}");
+    }
+    let timeout = EngineError::Timeout("group g1 is still busy after 5 s".into());
+    assert_eq!(rc(code("Wait", timeout, of("Wait"))), Value::from(3u32));
 }
 
 #[test]

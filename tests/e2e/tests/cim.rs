@@ -29,6 +29,7 @@ fn main() {
             "copy_control_of_an_independent_set",
             copy_control_of_an_independent_set,
         ),
+        ("group_through_clients", group_through_clients),
     ];
     run_suite_with("cim", DISKS, &[5988, 5989], scenarios);
 }
@@ -425,14 +426,12 @@ fn every_operation_and_method(g: &mut Guest) {
          p = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ops'})\n\
          svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
          out = {m: code(lambda: conn.InvokeMethod(m, p)) for m in ['Export', 'Reset', 'DetachOverflow']}\n\
-         out['CreateIIGroup'] = code(lambda: conn.InvokeMethod('CreateIIGroup', svc, Name='g'))\n\
-         out['groups'] = len(conn.EnumerateInstances('DS_IIGroup'))\n\
+         out['CreateOverflowVolume'] = code(lambda: conn.InvokeMethod('CreateOverflowVolume', svc, Volume='/dev/vdz'))\n\
          print(json.dumps(out))",
     );
-    for m in ["Export", "Reset", "DetachOverflow", "CreateIIGroup"] {
+    for m in ["Export", "Reset", "DetachOverflow", "CreateOverflowVolume"] {
         assert_eq!(r[m], 7, "{m} should be CIM_ERR_NOT_SUPPORTED: {r}");
     }
-    assert_eq!(r["groups"], 0, "{r}");
 
     // wbemcli: associators, references, a property, an XML method call, delete.
     let set = "root/dsimage:DS_IISet.Name=\"ops\"";
@@ -725,4 +724,114 @@ fn copy_control_of_an_independent_set(g: &mut Guest) {
     assert_eq!(state_of(g), before, "a refused request changed something");
     g.model_copy("m", "d");
     g.assert_dev(&top(&s2), "d");
+}
+
+/// A group of two dependent sets of one master through the clients: created and filled
+/// by pywbem, updated at one point in time by wbemcli, the membership visible as
+/// GroupName and through DS_IIGroupSet, refusals as return codes, then taken apart.
+fn group_through_clients(g: &mut Guest) {
+    let (m1, s1, s2, b1, b2) = (
+        g.disk("m1"),
+        g.disk("s1"),
+        g.disk("s2"),
+        g.disk("b1"),
+        g.disk("b2"),
+    );
+    let (mt, st1, st2) = (top(&m1), top(&s1), top(&s2));
+    g.fill(&m1, "m");
+    let c = start_agent(g);
+    for (name, s, b) in [("ga", &s1, &b1), ("gb", &s2, &b2)] {
+        let r = create_set(&c, name, &m1, s, b);
+        assert_eq!(r["rv"], 0, "{r}");
+    }
+    g.model_copy("m", "a");
+    g.model_copy("m", "b");
+    let r = c.pywbem(
+        "svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         rv, out = conn.InvokeMethod('CreateIIGroup', svc, Name='grp')\n\
+         grp = out['Group']\n\
+         adds = [int(conn.InvokeMethod('AddSet', grp, SetName=n)[0]) for n in ['ga', 'gb']]\n\
+         inst = conn.GetInstance(grp)\n\
+         print(json.dumps({'rv': int(rv), 'adds': adds, 'type': int(inst['Type']),\n\
+           'members': list(inst['Members'])}))",
+    );
+    assert_eq!(r["rv"], 0, "{r}");
+    assert_eq!(r["adds"], serde_json::json!([0, 0]), "{r}");
+    assert_eq!(r["type"], 2, "{r}");
+    assert_eq!(r["members"], serde_json::json!(["ga", "gb"]), "{r}");
+
+    // wbemcli: the group's instances and an update of both shadows at one point in time.
+    let grp = "root/dsimage:DS_IIGroup.Name=\"grp\"";
+    let r = c.wbemcli("ei", &["-nl"], "root/dsimage:DS_IIGroup", &[]);
+    assert_eq!(r.status, 0, "{r:?}");
+    assert!(r.stdout.contains("-Members="), "{}", r.stdout);
+    assert_eq!(
+        wbemcli_prop(&c, "ga", "GroupName").rsplit('=').next(),
+        Some("grp")
+    );
+    g.write(&mt, &["m"], 512, 256);
+    let r = c.wbemcli("cm", &[], grp, &["Update.Direction=1"]);
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    g.model_copy("m", "a");
+    g.model_copy("m", "b");
+    g.assert_dev(&st1, "a");
+    g.assert_dev(&st2, "b");
+
+    // Refusals: a member alone, both shadows onto their one master, a second group.
+    let before = state_of(g);
+    let r = c.pywbem(
+        "ga = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ga'})\n\
+         grp = pywbem.CIMInstanceName('DS_IIGroup', {'Name': 'grp'})\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         out = {'set': int(conn.InvokeMethod('Update', ga, Direction=pywbem.Uint16(1))[0]),\n\
+           'back': int(conn.InvokeMethod('Update', grp, Direction=pywbem.Uint16(2))[0]),\n\
+           'abort': int(conn.InvokeMethod('Abort', grp)[0])}\n\
+         def code(f):\n    try:\n        f(); return 0\n    except pywbem.CIMError as e:\n        return e.status_code\n\
+         out['dir'] = code(lambda: conn.InvokeMethod('Update', grp, Direction=pywbem.Uint16(3)))\n\
+         print(json.dumps(out))",
+    );
+    assert_eq!(r["set"], 6, "a member alone is In Use: {r}");
+    assert_eq!(r["back"], 6, "two shadows of one master: {r}");
+    assert_eq!(r["abort"], 1, "abort of a dependent group: {r}");
+    assert_eq!(r["dir"], 4, "bad direction: {r}");
+    assert_eq!(state_of(g), before, "refusals changed something");
+
+    // Associations both ways, a wait, then the group taken apart.
+    let r = c.pywbem(
+        "ga = pywbem.CIMInstanceName('DS_IISet', {'Name': 'ga'})\n\
+         grp = pywbem.CIMInstanceName('DS_IIGroup', {'Name': 'grp'})\n\
+         groups = [p['Name'] for p in conn.AssociatorNames(ga, AssocClass='DS_IIGroupSet')]\n\
+         sets = sorted(p['Name'] for p in conn.AssociatorNames(grp, AssocClass='DS_IIGroupSet'))\n\
+         w = int(conn.InvokeMethod('Wait', grp, Timeout=pywbem.Uint32(60))[0])\n\
+         rm = int(conn.InvokeMethod('RemoveSet', grp, SetName='gb')[0])\n\
+         svc = conn.EnumerateInstanceNames('DS_IIService')[0]\n\
+         d = int(conn.InvokeMethod('DeleteIIGroup', svc, Name='grp')[0])\n\
+         print(json.dumps({'groups': groups, 'sets': sets, 'wait': w, 'remove': rm, 'delete': d,\n\
+           'left': len(conn.EnumerateInstanceNames('DS_IIGroup')),\n\
+           'links': len(conn.EnumerateInstanceNames('DS_IIGroupSet')),\n\
+           'name': conn.GetInstance(ga)['GroupName']}))",
+    );
+    assert_eq!(r["groups"], serde_json::json!(["grp"]), "{r}");
+    assert_eq!(r["sets"], serde_json::json!(["ga", "gb"]), "{r}");
+    assert_eq!(
+        (&r["wait"], &r["remove"], &r["delete"]),
+        (&Value::from(0), &Value::from(0), &Value::from(0)),
+        "{r}"
+    );
+    assert_eq!(r["left"], 0, "{r}");
+    assert_eq!(r["links"], 0, "{r}");
+    assert_eq!(r["name"], "", "{r}");
+    // The sets go on alone.
+    g.write(&mt, &["m"], 0, 64);
+    let r = c.wbemcli(
+        "cm",
+        &[],
+        "root/dsimage:DS_IISet.Name=\"ga\"",
+        &["Update.Direction=1"],
+    );
+    assert_eq!(wbemcli_rv(&r), 0, "{r:?}");
+    g.model_copy("m", "a");
+    g.assert_dev(&st1, "a");
+    g.assert_dev(&st2, "b");
+    g.assert_dev(&mt, "m");
 }

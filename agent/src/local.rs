@@ -58,12 +58,8 @@ pub enum LocalCommand {
     /// `--delay-ms` of pause after each batch; `--clear` removes the throttle.
     CopyParams {
         name: String,
-        #[arg(long, required_unless_present = "clear")]
-        units: Option<u64>,
-        #[arg(long, default_value_t = 0)]
-        delay_ms: u64,
-        #[arg(long, conflicts_with = "units")]
-        clear: bool,
+        #[command(flatten)]
+        throttle: Throttle,
     },
     /// Status of one set, or of all sets.
     Status { name: Option<String> },
@@ -84,7 +80,7 @@ fn exit_code(e: &EngineError) -> u8 {
         EngineError::InvalidArgument(_) => 2,
         EngineError::NotFound { .. } => 3,
         EngineError::AlreadyExists { .. } => 4,
-        EngineError::Conflict(_) => 5,
+        EngineError::Conflict(_) | EngineError::InvalidState(_) => 5,
         EngineError::Busy(_) => 6,
         EngineError::TooSmall { .. } => 7,
         EngineError::NotSupported(_) => 8,
@@ -103,6 +99,30 @@ fn print<T: Serialize>(v: &T) {
 fn fail(e: EngineError) -> ExitCode {
     eprintln!("dsimaged: {e}");
     ExitCode::from(exit_code(&e))
+}
+
+/// `--units U [--delay-ms D]` or `--clear`: the throttle of copies.
+#[derive(clap::Args, Debug)]
+pub struct Throttle {
+    /// Chunks the kernel copies per batch.
+    #[arg(long, required_unless_present = "clear")]
+    units: Option<u64>,
+    /// Pause after each batch, in milliseconds (at most 60000).
+    #[arg(long, default_value_t = 0)]
+    delay_ms: u64,
+    /// Remove the throttle: copies go at full speed.
+    #[arg(long, conflicts_with = "units")]
+    clear: bool,
+}
+
+impl Throttle {
+    /// The copy parameters to set; `None` clears them.
+    fn params(&self) -> Option<CopyParams> {
+        self.units.map(|units| CopyParams {
+            units,
+            delay_ms: self.delay_ms,
+        })
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,12 +148,8 @@ pub enum GroupCommand {
     /// Throttle the copies of every set of the group (as `copy-params` for one set).
     CopyParams {
         name: String,
-        #[arg(long, required_unless_present = "clear")]
-        units: Option<u64>,
-        #[arg(long, default_value_t = 0)]
-        delay_ms: u64,
-        #[arg(long, conflicts_with = "units")]
-        clear: bool,
+        #[command(flatten)]
+        throttle: Throttle,
     },
     /// Status of one group, or of all groups.
     Status { name: Option<String> },
@@ -159,14 +175,9 @@ fn run_group(engine: &mut Engine, cmd: GroupCommand) -> Result<(), EngineError> 
         GroupCommand::Suspend { name } => print(&engine.group_suspend(&name)?),
         GroupCommand::Resume { name } => print(&engine.group_resume(&name)?),
         GroupCommand::Abort { name } => print(&engine.group_abort(&name)?),
-        GroupCommand::CopyParams {
-            name,
-            units,
-            delay_ms,
-            clear: _,
-        } => print(
-            &engine.group_copy_params(&name, units.map(|units| CopyParams { units, delay_ms }))?,
-        ),
+        GroupCommand::CopyParams { name, throttle } => {
+            print(&engine.group_copy_params(&name, throttle.params())?)
+        }
         GroupCommand::Status { name: Some(n) } => print(&engine.group_status(&n)?),
         GroupCommand::Status { name: None } => print(&engine.groups()?),
         GroupCommand::Wait { name, timeout_ms } => {
@@ -227,15 +238,9 @@ pub fn run(opts: EngineOptions, cmd: LocalCommand) -> ExitCode {
             LocalCommand::Suspend { name } => print(&engine.suspend_copy(&name)?.into_inner()),
             LocalCommand::Resume { name } => print(&engine.resume_copy(&name)?.into_inner()),
             LocalCommand::Abort { name } => print(&engine.abort_copy(&name)?.into_inner()),
-            LocalCommand::CopyParams {
-                name,
-                units,
-                delay_ms,
-                clear: _,
-            } => print(
-                &engine
-                    .set_copy_params(&name, units.map(|units| CopyParams { units, delay_ms }))?,
-            ),
+            LocalCommand::CopyParams { name, throttle } => {
+                print(&engine.set_copy_params(&name, throttle.params())?)
+            }
             LocalCommand::Status { name: Some(n) } => print(&engine.status(&n)?),
             LocalCommand::Status { name: None } => print(&engine.sets()?),
             LocalCommand::Wait { name, timeout_ms } => {

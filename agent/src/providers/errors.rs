@@ -19,10 +19,10 @@
 //!   there become CIM errors through [`cim_error`].
 //!
 //! Both mappings classify the same [`EngineError`] variants, side by side in
-//! [`classify`], so that they cannot drift apart. One variant depends on the method:
-//! [`EngineError::Conflict`] is a volume in use for most methods, but for the methods
-//! that act on a copy in progress it means the set is not in a state they apply to
-//! ([`ConflictMeans`]).
+//! [`classify`], so that they cannot drift apart: [`EngineError::Conflict`] (a volume,
+//! set or group in use by something else) is In Use, [`EngineError::InvalidState`] (no
+//! copy to act on, a stopped copy in the other direction, a group without sets) is
+//! Invalid State.
 
 use dmtarget::dm::DmError;
 use dmtarget::engine::EngineError;
@@ -80,40 +80,8 @@ impl ReturnCode {
     }
 }
 
-/// What the engine's [`EngineError::Conflict`] means to a method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConflictMeans {
-    /// Methods that set up or move data (CreateIISet, Copy, Update, Disable, volume
-    /// methods, DS_IIGroup.AddSet): the engine raises Conflict for volumes that are
-    /// mounted, held by another device, read-only or already in a set, for a shadow
-    /// that cannot be copied back, for sets of a group sharing the master a copy to
-    /// the masters would write, and for a set already in another group (In Use, which
-    /// the MOF lists for every method that can meet it); it does not tell these apart
-    /// yet.
-    InUse,
-    /// Methods that act on the copy in progress (Suspend, Resume, Abort of DS_IISet and
-    /// DS_IIGroup): the engine raises Conflict when the set has no copy in progress or
-    /// its copy was aborted, or no set of the group copies (Invalid State, as the MOF
-    /// says for these methods). Also DS_IIGroup.Copy and Update of a group without sets
-    /// (the provider tells that case apart, see `group`).
-    InvalidState,
-}
-
-impl ConflictMeans {
-    /// How a method of DS_IISet or DS_IIGroup reads Conflict by default: the methods
-    /// that act on the copy in progress as Invalid State, the others as In Use.
-    pub fn of_method(method: &str) -> ConflictMeans {
-        const ON_THE_COPY: [&str; 3] = ["Suspend", "Resume", "Abort"];
-        if ON_THE_COPY.iter().any(|m| m.eq_ignore_ascii_case(method)) {
-            ConflictMeans::InvalidState
-        } else {
-            ConflictMeans::InUse
-        }
-    }
-}
-
 /// The CIM status and the method return code of one engine error.
-fn classify(e: &EngineError, conflict: ConflictMeans) -> (CimStatus, ReturnCode) {
+fn classify(e: &EngineError) -> (CimStatus, ReturnCode) {
     match e {
         EngineError::InvalidArgument(_) => {
             (CimStatus::InvalidParameter, ReturnCode::InvalidParameter)
@@ -122,13 +90,8 @@ fn classify(e: &EngineError, conflict: ConflictMeans) -> (CimStatus, ReturnCode)
         EngineError::TooSmall { .. } => (CimStatus::InvalidParameter, ReturnCode::SizeMismatch),
         EngineError::NotFound { .. } => (CimStatus::NotFound, ReturnCode::NotFound),
         EngineError::AlreadyExists { .. } => (CimStatus::AlreadyExists, ReturnCode::AlreadyExists),
-        EngineError::Conflict(_) => (
-            CimStatus::Failed,
-            match conflict {
-                ConflictMeans::InUse => ReturnCode::InUse,
-                ConflictMeans::InvalidState => ReturnCode::InvalidState,
-            },
-        ),
+        EngineError::Conflict(_) => (CimStatus::Failed, ReturnCode::InUse),
+        EngineError::InvalidState(_) => (CimStatus::Failed, ReturnCode::InvalidState),
         EngineError::Busy(_) => (CimStatus::Failed, ReturnCode::Busy),
         EngineError::NotSupported(_) => (CimStatus::NotSupported, ReturnCode::NotSupported),
         EngineError::Timeout(_) => (CimStatus::Failed, ReturnCode::Timeout),
@@ -141,17 +104,12 @@ fn classify(e: &EngineError, conflict: ConflictMeans) -> (CimStatus, ReturnCode)
 /// The CIM error of an engine error met by an intrinsic operation; the description is
 /// the engine's, which says what was refused and why.
 pub fn cim_error(e: &EngineError) -> CimError {
-    CimError::new(classify(e, ConflictMeans::InUse).0, e.to_string())
+    CimError::new(classify(e).0, e.to_string())
 }
 
 /// The return code of an engine error met by an extrinsic method.
 pub fn return_code(e: &EngineError) -> ReturnCode {
-    return_code_as(e, ConflictMeans::InUse)
-}
-
-/// The return code of an engine error met by a method that reads Conflict as `conflict`.
-pub fn return_code_as(e: &EngineError, conflict: ConflictMeans) -> ReturnCode {
-    classify(e, conflict).1
+    classify(e).1
 }
 
 /// Why there is no engine, as every engine-backed operation then answers it.
@@ -195,18 +153,7 @@ pub fn success(out_params: Vec<ParamValue>) -> MethodOutput {
 /// A method whose engine operation was refused or failed: its return code, and the
 /// engine's description in the log, since the client only sees the code.
 pub fn failure(class: &str, method: &str, target: &str, e: &EngineError) -> MethodOutput {
-    failure_as(class, method, target, e, ConflictMeans::InUse)
-}
-
-/// As [`failure`], for a method that reads Conflict as `conflict`.
-pub fn failure_as(
-    class: &str,
-    method: &str,
-    target: &str,
-    e: &EngineError,
-    conflict: ConflictMeans,
-) -> MethodOutput {
-    let rc = return_code_as(e, conflict);
+    let rc = return_code(e);
     eprintln!(
         "dsimaged: {class}.{method} on {target}: returned {} ({}): {e}",
         rc.code(),
@@ -225,20 +172,9 @@ pub fn outcome<T>(
     target: &str,
     r: Result<T, EngineError>,
 ) -> MethodOutput {
-    outcome_as(class, method, target, r, ConflictMeans::InUse)
-}
-
-/// As [`outcome`], for a method that reads Conflict as `conflict`.
-pub fn outcome_as<T>(
-    class: &str,
-    method: &str,
-    target: &str,
-    r: Result<T, EngineError>,
-    conflict: ConflictMeans,
-) -> MethodOutput {
     match r {
         Ok(_) => success(Vec::new()),
-        Err(e) => failure_as(class, method, target, &e, conflict),
+        Err(e) => failure(class, method, target, &e),
     }
 }
 
@@ -258,6 +194,7 @@ mod tests {
                 name: "s".into(),
             },
             EngineError::Conflict("/dev/vdb is mounted on /mnt".into()),
+            EngineError::InvalidState("set s is not copying".into()),
             EngineError::Busy("set s is busy (copying shadow to master)".into()),
             EngineError::TooSmall {
                 volume: "/dev/vdc".into(),
@@ -281,6 +218,7 @@ mod tests {
             CimStatus::AlreadyExists,
             CimStatus::Failed,
             CimStatus::Failed,
+            CimStatus::Failed,
             CimStatus::InvalidParameter,
             CimStatus::NotSupported,
             CimStatus::Failed,
@@ -299,34 +237,19 @@ mod tests {
 
     #[test]
     fn return_code_per_variant() {
-        let want = [5, 8, 9, 6, 13, 12, 1, 3, 4, 4, 4];
+        let want = [5, 8, 9, 6, 7, 13, 12, 1, 3, 4, 4, 4];
         for (e, code) in all_variants().iter().zip(want) {
             assert_eq!(return_code(e).code(), code, "{e:?}");
         }
     }
 
     #[test]
-    fn copy_control_methods_read_conflict_as_invalid_state() {
-        // Only Conflict changes meaning; every other variant keeps its code.
-        let want = [5, 8, 9, 7, 13, 12, 1, 3, 4, 4, 4];
-        for (e, code) in all_variants().iter().zip(want) {
-            assert_eq!(
-                return_code_as(e, ConflictMeans::InvalidState).code(),
-                code,
-                "{e:?}"
-            );
-            assert_eq!(
-                return_code_as(e, ConflictMeans::InUse),
-                return_code(e),
-                "{e:?}"
-            );
-        }
-        let aborted = outcome_as::<()>(
+    fn in_use_and_invalid_state_reach_methods_as_their_codes() {
+        let aborted = outcome::<()>(
             "DS_IISet",
             "Resume",
             "s",
-            Err(EngineError::Conflict("the copy was aborted".into())),
-            ConflictMeans::InvalidState,
+            Err(EngineError::InvalidState("the copy was aborted".into())),
         );
         assert_eq!(aborted.return_value, Value::from(7u32));
         let in_use = outcome::<()>(
@@ -336,20 +259,6 @@ mod tests {
             Err(EngineError::Conflict("/dev/vdc is mounted".into())),
         );
         assert_eq!(in_use.return_value, Value::from(6u32));
-    }
-
-    #[test]
-    fn conflict_meaning_per_method() {
-        for m in ["Suspend", "Resume", "Abort", "abort"] {
-            assert_eq!(
-                ConflictMeans::of_method(m),
-                ConflictMeans::InvalidState,
-                "{m}"
-            );
-        }
-        for m in ["Copy", "Update", "Disable", "AddSet", "CreateIISet"] {
-            assert_eq!(ConflictMeans::of_method(m), ConflictMeans::InUse, "{m}");
-        }
     }
 
     #[test]

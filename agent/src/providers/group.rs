@@ -4,9 +4,7 @@
 //! point in time), Wait, AddSet and RemoveSet, and for the background copies of an
 //! independent group Suspend, Resume, Abort, SetCopyParameters and ClearCopyParameters.
 //!
-//! Return codes go through [`errors`](super::errors) as for DS_IISet. The engine's
-//! Conflict reads as [`ConflictMeans::of_method`] says, except for Copy and Update of a
-//! group without sets: Invalid State (see `start_conflict`).
+//! Return codes go through [`errors`](super::errors) as for DS_IISet.
 
 use std::sync::Arc;
 
@@ -14,7 +12,7 @@ use dmtarget::engine::{Direction, Engine, EngineError, GroupStatus, SetKind};
 
 use super::args::{self, Args};
 use super::engine_host::EngineHost;
-use super::errors::{cim_error, outcome_as, ConflictMeans};
+use super::errors::{cim_error, outcome};
 use super::paths::named_by;
 use super::set::{datetime, percent};
 use super::{set, NAMESPACE};
@@ -98,16 +96,6 @@ impl NewGroup {
     }
 }
 
-/// How Copy and Update read the engine's Conflict: Invalid State for a group without
-/// sets (nothing to copy), In Use otherwise (a volume mounted or busy, or, Shadow To
-/// Master, two sets of the group sharing a master).
-fn start_conflict(e: &Engine, name: &str) -> ConflictMeans {
-    match e.config().group(name) {
-        Some(g) if g.members.is_empty() => ConflictMeans::InvalidState,
-        _ => ConflictMeans::InUse,
-    }
-}
-
 /// Copy or Update of the group (`Engine::group_copy`, `Engine::group_update`).
 type Start = fn(&mut Engine, &str, Direction) -> Result<GroupStatus, EngineError>;
 
@@ -130,12 +118,8 @@ impl GroupProvider {
         dir: Direction,
         start: Start,
     ) -> Result<MethodOutput, CimError> {
-        let (r, conflict) = self.host.with_engine(|e| {
-            // Read before the start, in the same hold of the engine.
-            let conflict = start_conflict(e, name);
-            (start(e, name, dir).map(drop), conflict)
-        })?;
-        Ok(outcome_as(CLASS, method, name, r, conflict))
+        let r = self.host.with_engine(|e| start(e, name, dir))?;
+        Ok(outcome(CLASS, method, name, r))
     }
 
     /// Runs `f` on the group with the engine locked; the method's outcome.
@@ -146,13 +130,8 @@ impl GroupProvider {
         f: impl FnOnce(&mut Engine) -> Result<T, EngineError>,
     ) -> Result<MethodOutput, CimError> {
         let r = self.host.with_engine(f)?;
-        Ok(answer(name, method, r))
+        Ok(outcome(CLASS, method, name, r))
     }
-}
-
-/// The outcome of a method other than Copy and Update.
-fn answer<T>(name: &str, method: &'static str, r: Result<T, EngineError>) -> MethodOutput {
-    outcome_as(CLASS, method, name, r, ConflictMeans::of_method(method))
 }
 
 impl Provider for GroupProvider {
@@ -214,7 +193,7 @@ impl Provider for GroupProvider {
                 let timeout = a.wait_timeout("Timeout")?;
                 // Without the engine locked while waiting: see wait_group_idle.
                 let r = self.host.wait_group_idle(name, timeout)?;
-                Ok(answer(name, "Wait", r))
+                Ok(outcome(CLASS, "Wait", name, r))
             }
             "addset" => {
                 let set = a.set_name("SetName")?;

@@ -10,7 +10,7 @@ use dmtarget::engine::{CopyControl, Direction, SetKind, SetState, SetStatus};
 use super::args::{self, Args};
 use super::create::NewSet;
 use super::engine_host::EngineHost;
-use super::errors::{cim_error, failure, not_implemented, outcome_as, success, ConflictMeans};
+use super::errors::{cim_error, failure, not_implemented, outcome, success};
 use super::paths::named_by;
 use super::NAMESPACE;
 use crate::cim::{
@@ -327,6 +327,6 @@ impl Provider for SetProvider {
         };
         // The engine's Conflict means no copy in progress (or an aborted one) to the
         // methods that act on the copy, a volume in use to the others.
-        Ok(outcome_as(CLASS, m, &name, r, ConflictMeans::of_method(m)))
+        Ok(outcome(CLASS, m, &name, r))
     }
 }

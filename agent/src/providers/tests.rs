@@ -10,7 +10,7 @@ use super::args::Args;
 use super::assoc::{
     EmptyAssocProvider, GroupSetProvider, SetVolumeProvider, GROUP_SET, SET_OVERFLOW, SET_VOLUME,
 };
-use super::errors::{outcome_as, ConflictMeans};
+use super::errors::outcome;
 use super::group::{GroupProvider, NewGroup};
 use super::overflow::OverflowProvider;
 use super::service::ServiceProvider;
@@ -564,54 +564,43 @@ fn new_group_requests() {
 #[test]
 fn group_refusals_read_as_the_mof_says() {
     use dmtarget::engine::EngineError;
-    let code = |method: &str, e: EngineError, conflict: ConflictMeans| -> MethodOutput {
-        outcome_as::<()>(group::CLASS, method, "g1", Err(e), conflict)
+    let code = |method: &str, e: EngineError| -> MethodOutput {
+        outcome::<()>(group::CLASS, method, "g1", Err(e))
     };
-    let of = ConflictMeans::of_method;
     let rc = |o: MethodOutput| o.return_value;
     // AddSet: a set in another group is In Use; of another kind, Invalid Parameter;
     // busy, Busy; unknown, Not Found.
     let in_other = EngineError::Conflict("set s1 is in group g0".into());
-    assert_eq!(
-        rc(code("AddSet", in_other, of("AddSet"))),
-        Value::from(6u32)
-    );
+    assert_eq!(rc(code("AddSet", in_other)), Value::from(6u32));
     let kind = EngineError::InvalidArgument("set s1 is dependent".into());
-    assert_eq!(rc(code("AddSet", kind, of("AddSet"))), Value::from(5u32));
+    assert_eq!(rc(code("AddSet", kind)), Value::from(5u32));
     let busy = EngineError::Busy("set s1 is busy".into());
-    assert_eq!(rc(code("AddSet", busy, of("AddSet"))), Value::from(13u32));
+    assert_eq!(rc(code("AddSet", busy)), Value::from(13u32));
     let unknown = EngineError::NotFound {
         what: "set",
         name: "s9".into(),
     };
-    assert_eq!(rc(code("AddSet", unknown, of("AddSet"))), Value::from(8u32));
+    assert_eq!(rc(code("AddSet", unknown)), Value::from(8u32));
     // RemoveSet of a set not in the group: Not Found.
     let not_member = EngineError::NotFound {
         what: "member",
         name: "s1 (of group g1)".into(),
     };
-    assert_eq!(
-        rc(code("RemoveSet", not_member, of("RemoveSet"))),
-        Value::from(8u32)
-    );
-    // Copy: an empty group is Invalid State (the provider reads Conflict so when the
-    // group has no sets), masters shared or a volume in use In Use.
-    let empty = EngineError::Conflict("group g1 has no sets".into());
-    assert_eq!(
-        rc(code("Copy", empty, ConflictMeans::InvalidState)),
-        Value::from(7u32)
-    );
+    assert_eq!(rc(code("RemoveSet", not_member)), Value::from(8u32));
+    // Copy: an empty group is Invalid State, masters shared or a volume in use In Use.
+    let empty = EngineError::InvalidState("group g1 has no sets".into());
+    assert_eq!(rc(code("Copy", empty)), Value::from(7u32));
     let shared = EngineError::Conflict("sets s1 and s2 of group g1 share the master".into());
-    assert_eq!(rc(code("Copy", shared, of("Copy"))), Value::from(6u32));
+    assert_eq!(rc(code("Copy", shared)), Value::from(6u32));
     // Copy control: nothing copying is Invalid State, a dependent group Not Supported.
     for m in ["Suspend", "Resume", "Abort"] {
-        let idle = EngineError::Conflict("no set of group g1 is copying".into());
-        assert_eq!(rc(code(m, idle, of(m))), Value::from(7u32), "{m}");
+        let idle = EngineError::InvalidState("no set of group g1 is copying".into());
+        assert_eq!(rc(code(m, idle)), Value::from(7u32), "{m}");
         let dep = EngineError::NotSupported("group g1 holds dependent sets".into());
-        assert_eq!(rc(code(m, dep, of(m))), Value::from(1u32), "{m}");
+        assert_eq!(rc(code(m, dep)), Value::from(1u32), "{m}");
     }
     let timeout = EngineError::Timeout("group g1 is still busy after 5 s".into());
-    assert_eq!(rc(code("Wait", timeout, of("Wait"))), Value::from(3u32));
+    assert_eq!(rc(code("Wait", timeout)), Value::from(3u32));
 }
 
 #[test]

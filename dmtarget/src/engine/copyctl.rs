@@ -44,7 +44,9 @@ impl Engine {
             SetOp::Copying { .. } => Err(EngineError::Busy(format!(
                 "the copy of set {name} is starting; try again"
             ))),
-            _ => Err(EngineError::Conflict(format!("set {name} is not copying"))),
+            _ => Err(EngineError::InvalidState(format!(
+                "set {name} is not copying"
+            ))),
         }
     }
 
@@ -84,7 +86,7 @@ impl Engine {
         match control {
             CopyControl::Suspended => return Ok(Outcome::Identity(self.status(name)?)),
             CopyControl::Aborted | CopyControl::Failed => {
-                return Err(EngineError::Conflict(format!(
+                return Err(EngineError::InvalidState(format!(
                     "the copy of set {name} was {}; start a new copy or update",
                     stopped_why(control)
                 )))
@@ -133,7 +135,7 @@ impl Engine {
         match control {
             CopyControl::Run => return Ok(Outcome::Identity(self.status(name)?)),
             CopyControl::Aborted | CopyControl::Failed => {
-                return Err(EngineError::Conflict(format!(
+                return Err(EngineError::InvalidState(format!(
                     "the copy of set {name} was {} and cannot resume; start a new copy \
                      or update {dir}",
                     stopped_why(control)

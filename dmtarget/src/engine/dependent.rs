@@ -386,7 +386,7 @@ impl Engine {
             match self.snapshot_status(&shadow_top)? {
                 Some(SnapshotStatus::Active { .. }) => {}
                 other => {
-                    return Err(EngineError::Conflict(format!(
+                    return Err(EngineError::InvalidState(format!(
                         "the shadow of set {} is not usable ({}); it cannot be copied to the \
                          master",
                         rec.name,

@@ -11,8 +11,14 @@ pub enum EngineError {
     NotFound { what: &'static str, name: String },
     #[error("{what} {name:?} already exists")]
     AlreadyExists { what: &'static str, name: String },
+    /// A volume or set is in use by something else (mounted, held, in another set or
+    /// group).
     #[error("{0}")]
     Conflict(String),
+    /// The set or group is not in a state the request applies to (no copy to suspend,
+    /// a stopped copy in the other direction, a group without sets, an unusable shadow).
+    #[error("{0}")]
+    InvalidState(String),
     #[error("{0}")]
     Busy(String),
     #[error("{volume} is too small: {have} bytes, {need} bytes needed ({why})")]

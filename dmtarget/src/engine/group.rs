@@ -203,7 +203,7 @@ impl Engine {
     ) -> Result<GroupStatus> {
         let recs = self.group_members(name)?;
         let Some(first) = recs.first() else {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::InvalidState(format!(
                 "group {name} has no sets; add sets first"
             )));
         };
@@ -284,7 +284,7 @@ impl Engine {
             .map(|r| r.name.clone())
             .collect();
         if copying.is_empty() {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::InvalidState(format!(
                 "no set of group {name} is copying"
             )));
         }

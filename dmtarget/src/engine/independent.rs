@@ -479,7 +479,7 @@ impl Engine {
             SetOp::Idle => None,
             _ => match stopped_copy(&rec.op) {
                 Some((direction, _)) if direction != dir => {
-                    return Err(EngineError::Conflict(format!(
+                    return Err(EngineError::InvalidState(format!(
                         "set {} has a stopped copy {direction}: its target still depends on \
                          its source, so only a copy or update {direction} can replace it",
                         rec.name

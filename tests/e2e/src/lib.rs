@@ -84,6 +84,29 @@ impl Guest {
         (st, err)
     }
 
+    /// The configuration (less its save counter) and every table of the suite's
+    /// devices: equal before and after a request that must change nothing.
+    pub fn state(&self) -> String {
+        self.sh(&format!(
+            "grep -v '\"generation\"' {STATE_DIR}/config.json 2>/dev/null; \
+             dmsetup table | grep {PREFIX} | sort; true"
+        ))
+    }
+
+    /// Runs an engine command with the fault `point` injected (`DSIMAGE_FAULT`); it must
+    /// fail and say so.
+    #[track_caller]
+    pub fn engine_fault(&self, point: &str, args: &str) {
+        let (st, out, err) = self.try_sh(&format!(
+            "DSIMAGE_FAULT={point} dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} {args}"
+        ));
+        assert_ne!(st, 0, "{args} with fault {point} succeeded: {out}");
+        assert!(
+            err.contains("injected fault"),
+            "{args} with fault {point}: {err}"
+        );
+    }
+
     /// Runs an engine command that must die at the injected crash `point`
     /// (`DSIMAGE_CRASH`: SIGKILL, no roll-back).
     #[track_caller]

@@ -2,7 +2,7 @@
 //! directions, compact shadows, several shadows per master, refused requests, restart,
 //! reboot and power cut. Data is checked against models after every step.
 
-use dsimage_e2e::{run_suite, Guest, Scenario, STATE_DIR};
+use dsimage_e2e::{run_suite, Guest, Scenario};
 use serde_json::Value;
 
 const DISKS: &[(&str, u64)] = &[
@@ -264,52 +264,29 @@ fn several_shadows_of_one_master(g: &mut Guest) {
 }
 
 /// Everything a refusal must leave as it was (the configuration's save counter aside).
-fn snapshot_of_state(g: &Guest) -> String {
-    g.sh(&format!(
-        "grep -v '\"generation\"' {STATE_DIR}/config.json 2>/dev/null; dmsetup table | grep dsitest | sort; true"
-    ))
-}
-
-/// Runs an engine command with a fault injected at `point`; it must fail and say so.
-fn with_fault(g: &Guest, point: &str, args: &str) {
-    let (st, out, err) = g.try_sh(&format!(
-        "DSIMAGE_FAULT={point} dsimaged --state-dir {STATE_DIR} --prefix dsitest {args}"
-    ));
-    assert_ne!(st, 0, "{args} with fault {point} succeeded: {out}");
-    assert!(err.contains("injected fault"), "{err}");
-}
-
 fn failures_roll_back_every_device(g: &mut Guest) {
     let (m1, s1, b1) = (g.disk("m1"), g.disk("s1"), g.disk("b1"));
     let (mt, st) = (top(&m1), top(&s1));
     g.fill(&m1, "m");
     let enable_args = format!("enable --name r --master {m1} --shadow {s1} --bitmap {b1}");
-    let before = snapshot_of_state(g);
+    let before = g.state();
     for point in ["enable.loaded", "enable.resumed"] {
-        with_fault(g, point, &enable_args);
-        assert_eq!(
-            snapshot_of_state(g),
-            before,
-            "fault at {point} left changes"
-        );
+        g.engine_fault(point, &enable_args);
+        assert_eq!(g.state(), before, "fault at {point} left changes");
         g.assert_dev(&m1, "m");
     }
     enable(g, "r", &m1, &s1, &b1);
     g.model_copy("m", "s");
     g.write(&mt, &["m"], 0, 128);
     g.write(&st, &["s"], 512, 64);
-    let before = snapshot_of_state(g);
+    let before = g.state();
     for (point, args) in [
         ("update.loaded", "update r to_shadow"),
         ("update.shadow_resumed", "update r to_shadow"),
         ("merge.loaded", "update r to_master"),
     ] {
-        with_fault(g, point, args);
-        assert_eq!(
-            snapshot_of_state(g),
-            before,
-            "fault at {point} left changes"
-        );
+        g.engine_fault(point, args);
+        assert_eq!(g.state(), before, "fault at {point} left changes");
         // The old point in time is intact on both sides.
         g.assert_dev(&mt, "m");
         g.assert_dev(&st, "s");
@@ -334,7 +311,7 @@ fn refused_requests_change_nothing(g: &mut Guest) {
         g.disk("big"),
     );
     enable(g, "one", &m1, &s1, &b1);
-    let before = snapshot_of_state(g);
+    let before = g.state();
     let cases: Vec<(String, i32, &str)> = vec![
         (
             format!("enable --name x --master {m1} --shadow {m1} --bitmap {b2}"),
@@ -405,11 +382,7 @@ fn refused_requests_change_nothing(g: &mut Guest) {
             err.contains(msg),
             "dsimaged {args}: expected {msg:?} in {err:?}"
         );
-        assert_eq!(
-            snapshot_of_state(g),
-            before,
-            "dsimaged {args} changed something"
-        );
+        assert_eq!(g.state(), before, "dsimaged {args} changed something");
     }
     // A mounted shadow is refused too.
     g.sh(&format!(
@@ -421,7 +394,7 @@ fn refused_requests_change_nothing(g: &mut Guest) {
     g.sh("umount /mnt/s2");
     assert_eq!(c, 5, "{err}");
     assert!(err.contains("mounted"), "{err}");
-    assert_eq!(snapshot_of_state(g), before);
+    assert_eq!(g.state(), before);
 
     // A set of a master that another set is copying onto is refused (the copy owns the
     // master's top). The copy stays in progress here: its start died after the decision
@@ -429,14 +402,14 @@ fn refused_requests_change_nothing(g: &mut Guest) {
     // it.
     g.engine_crash("merge.loaded", "update one to_master");
     g.engine("restore");
-    let during = snapshot_of_state(g);
+    let during = g.state();
     assert!(during.contains("snapshot-merge"), "{during}");
     let (c, err) = g.engine_err(&format!(
         "enable --name x --master {m1} --shadow {s2} --bitmap {b2}"
     ));
     assert_eq!(c, 6, "{err}");
     assert!(err.contains("copying onto the master"), "{err}");
-    assert_eq!(snapshot_of_state(g), during);
+    assert_eq!(g.state(), during);
     let s = g.engine("wait one --timeout-ms 60000");
     assert_eq!(state(&s), "idle", "{s}");
 }

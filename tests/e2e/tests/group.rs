@@ -6,7 +6,7 @@
 //! for byte against its model, for dependent and independent groups, in both
 //! directions, and through the refusals, a roll-back and crashes of a group start.
 
-use dsimage_e2e::{run_suite, Guest, Scenario, MODELS, PREFIX, STATE_DIR};
+use dsimage_e2e::{run_suite, Guest, Scenario, MODELS};
 use serde_json::Value;
 
 const DISKS: &[(&str, u64)] = &[
@@ -296,7 +296,7 @@ fn membership_and_refusals(g: &mut Guest) {
     ));
     g.engine("wait c --timeout-ms 600000");
     g.engine("group create h");
-    let before = snapshot(g);
+    let before = g.state();
     let cases: Vec<(String, i32, &str)> = vec![
         ("update a to_shadow".into(), 5, "is in group g"),
         ("copy b to_master".into(), 5, "is in group g"),
@@ -321,11 +321,11 @@ fn membership_and_refusals(g: &mut Guest) {
             err.contains(msg),
             "dsimaged {args}: expected {msg:?} in {err:?}"
         );
-        assert_eq!(snapshot(g), before, "dsimaged {args} changed something");
+        assert_eq!(g.state(), before, "dsimaged {args} changed something");
     }
     // Adding a member twice changes nothing; an idle member moves between groups.
     g.engine("group add g a");
-    assert_eq!(snapshot(g), before);
+    assert_eq!(g.state(), before);
     g.engine("group add h c");
     g.engine("group remove g a");
     assert_eq!(members(&g.engine("group status g")), ["b"]);
@@ -353,38 +353,26 @@ fn membership_and_refusals(g: &mut Guest) {
     g.engine("group update k to_shadow");
     g.model_copy("m1", "a");
     g.model_copy("m1", "d");
-    let before = snapshot(g);
+    let before = g.state();
     let (c, err) = g.engine_err("group update k to_master");
     assert_eq!(c, 5, "{err}");
     assert!(err.contains("share the master"), "{err}");
-    assert_eq!(snapshot(g), before);
+    assert_eq!(g.state(), before);
     g.write(&p.mt[0], &["m1"], 0, 64);
     g.assert_dev(&p.mt[0], "m1");
     g.assert_dev(&p.st[0], "a");
     g.assert_dev(&p.st[1], "d");
 }
 
-/// The configuration (less its generation) and every table of the suite's devices.
-fn snapshot(g: &Guest) -> String {
-    g.sh(&format!(
-        "grep -v '\"generation\"' {STATE_DIR}/config.json; dmsetup table | grep dsitest | sort"
-    ))
-}
-
 fn failed_and_crashed_group_starts(g: &mut Guest) {
     let p = pair(g, "independent");
     g.write(&p.mt[0], &["m1"], 1024, 256);
     g.write(&p.mt[1], &["m2"], 2048, 256);
-    let before = snapshot(g);
+    let before = g.state();
     // A failure in the middle of the start rolls both sets back.
     for point in ["copy.suspended", "copy.loaded"] {
-        let (st, out, err) = g.try_sh(&format!(
-            "DSIMAGE_FAULT={point} dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} \
-             group update g to_shadow"
-        ));
-        assert_ne!(st, 0, "fault at {point}: {out}");
-        assert!(err.contains("injected fault"), "{err}");
-        assert_eq!(snapshot(g), before, "fault at {point} left changes");
+        g.engine_fault(point, "group update g to_shadow");
+        assert_eq!(g.state(), before, "fault at {point} left changes");
         p.check(g);
     }
     // A crash before the point in time drops both copies; after it, both go on.

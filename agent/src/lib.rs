@@ -2,6 +2,7 @@
 
 pub mod cim;
 pub mod cimom;
+pub mod client;
 pub mod http;
 pub mod mof;
 pub mod providers;

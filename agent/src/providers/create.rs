@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use dmtarget::engine::{Engine, EngineError, SetKind, SetSpec, SetStatus};
+use dmtarget::units::Sectors;
 
 use super::args::Args;
 use super::errors::invalid_parameter;
@@ -21,6 +22,8 @@ pub struct NewSet {
     pub overflow: Option<PathBuf>,
     /// The client accepts a shadow smaller than the master.
     pub compact: bool,
+    /// ChunkSize in bytes (`None`: the engine's default); the engine checks its range.
+    pub chunk_bytes: Option<u32>,
 }
 
 impl NewSet {
@@ -34,6 +37,12 @@ impl NewSet {
         let bitmap = a.device_path("BitmapVolume")?;
         let overflow = a.optional_device_path("OverflowVolume")?;
         let compact = a.bool("Compact")?.unwrap_or(false);
+        let chunk_bytes = a.u32("ChunkSize")?;
+        if chunk_bytes.is_some_and(|b| b % 512 != 0) {
+            return Err(invalid_parameter(
+                "ChunkSize: a chunk is a whole number of 512-byte sectors",
+            ));
+        }
         if compact && kind == SetKind::Independent {
             return Err(invalid_parameter(
                 "Compact: only dependent sets can be compact (an independent shadow is a full copy)",
@@ -52,6 +61,7 @@ impl NewSet {
             bitmap,
             overflow,
             compact,
+            chunk_bytes,
         })
     }
 
@@ -68,7 +78,7 @@ impl NewSet {
             shadow: self.shadow.clone(),
             bitmap: self.bitmap.clone(),
             overflow: self.overflow.clone(),
-            chunk: None,
+            chunk: self.chunk_bytes.map(|b| Sectors(u64::from(b) / 512)),
         })
     }
 
@@ -116,6 +126,7 @@ mod tests {
         let p = params(&[
             ("Compact", Value::from(true)),
             ("OverflowVolume", Value::from("/dev/vde")),
+            ("ChunkSize", Value::from(65536u32)),
         ]);
         let n = NewSet::from_args(&Args::Params(&p)).unwrap();
         assert_eq!(
@@ -128,6 +139,7 @@ mod tests {
                 bitmap: "/dev/vdd".into(),
                 overflow: Some("/dev/vde".into()),
                 compact: true,
+                chunk_bytes: Some(65536),
             }
         );
         let inst = Instance::new("DS_IISet")
@@ -140,6 +152,7 @@ mod tests {
         assert_eq!(n.name, "s2");
         assert!(!n.compact);
         assert_eq!(n.overflow, None);
+        assert_eq!(n.chunk_bytes, None);
     }
 
     #[test]
@@ -161,6 +174,10 @@ mod tests {
             (
                 params(&[("OverflowVolume", Value::from("/dev/vde"))]),
                 "only compact dependent sets",
+            ),
+            (
+                params(&[("ChunkSize", Value::from(1000u32))]),
+                "512-byte sectors",
             ),
             (
                 params(&[])

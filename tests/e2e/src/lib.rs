@@ -93,6 +93,29 @@ impl Guest {
         ))
     }
 
+    /// Adds the suite's user (`clients::USER`) and starts `dsimaged serve` in the guest;
+    /// returns the host loopback ports of its HTTP and HTTPS listeners (the suite must
+    /// forward guest ports 5988 and 5989).
+    pub fn start_agent(&self) -> (u16, u16) {
+        use clients::{PASSWORD, USER};
+        self.sh(&format!(
+            "printf '%s\\n' '{PASSWORD}' | dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} \
+             adduser {USER} 2>/dev/null"
+        ));
+        self.sh(&format!(
+            "(setsid dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} serve > /tmp/agent.log \
+             2>&1 < /dev/null &); \
+             for i in $(seq 100); do grep -q 'listening on http ' /tmp/agent.log && break; sleep 0.1; done; \
+             grep -q 'listening on http ' /tmp/agent.log || {{ cat /tmp/agent.log; exit 1; }}"
+        ));
+        let port = |p| {
+            self.vm
+                .host_port(p)
+                .unwrap_or_else(|| panic!("guest port {p} not forwarded"))
+        };
+        (port(5988), port(5989))
+    }
+
     /// Runs an engine command with the fault `point` injected (`DSIMAGE_FAULT`); it must
     /// fail and say so.
     #[track_caller]

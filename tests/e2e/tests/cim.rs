@@ -2,8 +2,8 @@
 //! the real clients (sblim wbemcli, pywbem, pywbemcli), with data checked in the VM
 //! after every method that moves data.
 
-use dsimage_e2e::clients::{Clients, Run, PASSWORD, USER};
-use dsimage_e2e::{run_suite_with, Guest, Scenario, PREFIX, STATE_DIR};
+use dsimage_e2e::clients::{Clients, Run, USER};
+use dsimage_e2e::{run_suite_with, Guest, Scenario, PREFIX};
 use serde_json::Value;
 
 const DISKS: &[(&str, u64)] = &[("m1", 32), ("s1", 32), ("s2", 32), ("b1", 8), ("b2", 8)];
@@ -40,19 +40,8 @@ fn top(raw: &str) -> String {
 
 /// Starts the agent in the guest (with the suite's user) and returns the clients.
 fn start_agent(g: &Guest) -> Clients {
-    g.sh(&format!(
-        "printf '%s\\n' '{PASSWORD}' | dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} adduser {USER} 2>/dev/null"
-    ));
-    g.sh(&format!(
-        "(setsid dsimaged --state-dir {STATE_DIR} --prefix {PREFIX} serve > /tmp/agent.log 2>&1 < /dev/null &); \
-         for i in $(seq 100); do grep -q 'listening on http ' /tmp/agent.log && break; sleep 0.1; done; \
-         grep -q 'listening on http ' /tmp/agent.log || {{ cat /tmp/agent.log; exit 1; }}"
-    ));
-    let port = |p| {
-        g.vm.host_port(p)
-            .unwrap_or_else(|| panic!("guest port {p} not forwarded"))
-    };
-    Clients::new(port(5988), Some(port(5989)))
+    let (http, https) = g.start_agent();
+    Clients::new(http, Some(https))
 }
 
 fn interop_discovery_and_classes(g: &mut Guest) {

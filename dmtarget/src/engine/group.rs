@@ -14,7 +14,7 @@ use super::config::{GroupRecord, SetOp, SetRecord};
 use super::dependent::save_config;
 use super::independent::CopyKind;
 use super::validate::check_name;
-use super::{now, CopyParams, Direction, Engine, EngineError, Outcome, Result, SetKind, SetStatus};
+use super::{now, CopyParams, Direction, Engine, EngineError, Outcome, Result, SetKind};
 
 /// What a user sees of a group.
 #[derive(Clone, Debug, Serialize)]
@@ -330,13 +330,5 @@ impl Engine {
             })?;
         }
         self.group_status(name)
-    }
-
-    /// The statuses of a group's members.
-    pub fn group_member_statuses(&self, name: &str) -> Result<Vec<SetStatus>> {
-        self.group_members(name)?
-            .iter()
-            .map(|r| self.status(&r.name))
-            .collect()
     }
 }

@@ -467,13 +467,14 @@ impl Engine {
         self.start_copies(std::slice::from_ref(rec), dir, kind)
     }
 
-    /// Checks and decides the copy of one set: the record as the start persists it.
+    /// Checks and decides the copy of one set, started with `together - 1` others at
+    /// one point in time: the record as the start persists it.
     fn decide_copy(
         &self,
         rec: &SetRecord,
         dir: Direction,
         kind: CopyKind,
-        batch: &[SetRecord],
+        together: usize,
     ) -> Result<Start> {
         let old_gen = match rec.op {
             SetOp::Idle => None,
@@ -524,13 +525,13 @@ impl Engine {
         };
         if let Some(dev) = &scratch_device {
             self.check_scratch_device(rec, dev)?;
-            if batch.len() > 1 {
+            if together > 1 {
                 return Err(EngineError::NotSupported(format!(
                     "the scratch device {} holds one copy at a time, and this starts {} \
                      at one point in time; run the agent without a scratch device (copies \
                      then use sparse files in its state directory)",
                     dev.display(),
-                    batch.len()
+                    together
                 )));
             }
         }
@@ -571,7 +572,7 @@ impl Engine {
     ) -> Result<()> {
         let mut starts = Vec::new();
         for rec in recs {
-            starts.push(self.decide_copy(rec, dir, kind, recs)?);
+            starts.push(self.decide_copy(rec, dir, kind, recs.len())?);
         }
         for st in &mut starts {
             let began = self.begin_eras(&st.cur)?;
